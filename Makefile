@@ -1,0 +1,43 @@
+# Quorum — two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-fast serve migrate demo browser lint clean
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+migrate: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
+
+demo: migrate
+	$(PY) manage.py demo
+
+## make run: set up, migrate, load the demo project and serve at http://127.0.0.1:8000
+run: demo
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# Browser tests drive Debian's Chromium; install it if this machine lacks it (needs root).
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Browser tests need Chromium at $(CHROMIUM): sudo apt-get install -y chromium" >&2; exit 1; fi; }
+
+## make test: the whole suite on the embedded default (SQLite, in-memory channels, immediate tasks)
+test: $(STAMP) browser
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m "not postgres and not redis" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf $(VENV) media db.sqlite3 staticfiles test-artifacts

@@ -1,0 +1,187 @@
+"""Input validation and output shapes. No business logic: services decide."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from ..models import (
+    AuditEvent,
+    ImportJob,
+    Item,
+    ItemKind,
+    ItemState,
+    Membership,
+    Project,
+    QuestionType,
+    Role,
+    RulebookVersion,
+)
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Project
+        fields = [
+            "id", "name", "slug", "description", "item_kind", "question_type",
+            "min_votes", "max_votes", "promote_posterior", "promote_agreement",
+            "gold_rate", "lease_seconds", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class ProjectListSerializer(ProjectSerializer):
+    role = serializers.CharField(read_only=True)
+
+    class Meta(ProjectSerializer.Meta):
+        fields = [*ProjectSerializer.Meta.fields, "role"]
+        read_only_fields = fields
+
+
+class ProjectCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    slug = serializers.SlugField(max_length=60, required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    item_kind = serializers.ChoiceField(choices=ItemKind.choices, default=ItemKind.IMAGE)
+    question_type = serializers.ChoiceField(choices=QuestionType.choices, default=QuestionType.SINGLE)
+    min_votes = serializers.IntegerField(min_value=1, max_value=50, required=False)
+    max_votes = serializers.IntegerField(min_value=1, max_value=50, required=False)
+    promote_posterior = serializers.FloatField(min_value=0, max_value=1, required=False)
+    promote_agreement = serializers.FloatField(min_value=0, max_value=1, required=False)
+    gold_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
+    lease_seconds = serializers.IntegerField(min_value=10, max_value=86400, required=False)
+
+
+class ProjectUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    min_votes = serializers.IntegerField(min_value=1, max_value=50, required=False)
+    max_votes = serializers.IntegerField(min_value=1, max_value=50, required=False)
+    promote_posterior = serializers.FloatField(min_value=0, max_value=1, required=False)
+    promote_agreement = serializers.FloatField(min_value=0, max_value=1, required=False)
+    gold_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
+    lease_seconds = serializers.IntegerField(min_value=10, max_value=86400, required=False)
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    user_id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["user_id", "username", "role", "created_at"]
+        read_only_fields = fields
+
+
+class MemberAddSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=Role.choices)
+    password = serializers.CharField(required=False, allow_blank=True, default="", write_only=True)
+
+
+class MemberRoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class LabelSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=50, allow_blank=True)
+    name = serializers.CharField(max_length=200, allow_blank=True)
+    definition = serializers.CharField(allow_blank=True, required=False, default="")
+    fits = serializers.CharField(allow_blank=True, required=False, default="")
+    does_not_fit = serializers.CharField(allow_blank=True, required=False, default="")
+    fit_examples = serializers.ListField(child=serializers.CharField(max_length=500), required=False, default=list)
+    nonfit_examples = serializers.ListField(child=serializers.CharField(max_length=500), required=False, default=list)
+    hotkey = serializers.CharField(max_length=1, allow_blank=True, required=False, default="")
+    color = serializers.CharField(max_length=7, allow_blank=True, required=False, default="")
+
+
+class RulebookSerializer(serializers.ModelSerializer):
+    labels = LabelSerializer(many=True)
+    published_by = serializers.CharField(source="published_by.username", default=None, read_only=True)
+
+    class Meta:
+        model = RulebookVersion
+        fields = [
+            "number", "status", "guidelines", "unclear_instructions", "do_not_label",
+            "labels", "change_note", "published_at", "published_by", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class RulebookDraftInSerializer(serializers.Serializer):
+    guidelines = serializers.CharField(allow_blank=True, required=False, default="")
+    unclear_instructions = serializers.CharField(allow_blank=True, required=False, default="")
+    do_not_label = serializers.CharField(allow_blank=True, required=False, default="")
+    labels = LabelSerializer(many=True)
+    change_note = serializers.CharField(allow_blank=True, required=False, default="", max_length=500)
+
+
+class RulebookDraftOutSerializer(serializers.Serializer):
+    draft = RulebookSerializer()
+    problems = serializers.ListField(child=serializers.DictField(), help_text="What would stop publishing.")
+
+
+class PublishSerializer(serializers.Serializer):
+    change_note = serializers.CharField(allow_blank=True, required=False, default="", max_length=500)
+
+
+class ItemSerializer(serializers.ModelSerializer):
+    image_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Item
+        fields = [
+            "id", "external_id", "kind", "text", "image_url", "thumbnail_url", "width", "height",
+            "content_hash", "metadata", "gold", "state", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def _url(self, obj: Item, which: str) -> str | None:
+        if not getattr(obj, which):
+            return None
+        return f"/p/{self.context['slug']}/items/{obj.pk}/{which}"
+
+    def get_image_url(self, obj: Item) -> str | None:
+        return self._url(obj, "image")
+
+    def get_thumbnail_url(self, obj: Item) -> str | None:
+        return self._url(obj, "thumbnail")
+
+
+class ItemQuerySerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=ItemState.choices, required=False)
+    meta_key = serializers.RegexField(r"^[A-Za-z0-9_ -]{1,100}$", required=False)
+    meta_value = serializers.CharField(required=False, max_length=500)
+    q = serializers.CharField(required=False, max_length=500)
+    gold = serializers.ChoiceField(choices=["yes", "no"], required=False)
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id", "source_name", "format", "status", "total", "created", "skipped", "failed",
+            "errors", "skipped_rows", "message", "created_by", "created_at", "started_at", "finished_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="A .jsonl, .csv, .txt, .zip or image file. The format comes from the extension."
+    )
+    background = serializers.BooleanField(
+        required=False, allow_null=True, default=None,
+        help_text="Force a background task (true) or an inline run (false); by default only large uploads go to the background.",
+    )  # fmt: skip
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", default=None, read_only=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "actor", "verb", "object_type", "object_id", "before", "after", "created_at"]
+        read_only_fields = fields

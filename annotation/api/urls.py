@@ -1,0 +1,20 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("projects/", views.ProjectListApi.as_view(), name="api-projects"),
+    path("projects/<slug:slug>/", views.ProjectDetailApi.as_view(), name="api-project"),
+    path("projects/<slug:slug>/members/", views.MemberListApi.as_view(), name="api-members"),
+    path("projects/<slug:slug>/members/<int:user_id>/", views.MemberDetailApi.as_view(), name="api-member"),
+    path("projects/<slug:slug>/rulebook/", views.RulebookCurrentApi.as_view(), name="api-rulebook"),
+    path("projects/<slug:slug>/rulebook/versions/", views.RulebookVersionListApi.as_view(), name="api-rulebook-versions"),
+    path("projects/<slug:slug>/rulebook/versions/<int:number>/", views.RulebookVersionDetailApi.as_view(), name="api-rulebook-version"),
+    path("projects/<slug:slug>/rulebook/draft/", views.RulebookDraftApi.as_view(), name="api-rulebook-draft"),
+    path("projects/<slug:slug>/rulebook/publish/", views.RulebookPublishApi.as_view(), name="api-rulebook-publish"),
+    path("projects/<slug:slug>/items/", views.ItemListApi.as_view(), name="api-items"),
+    path("projects/<slug:slug>/items/<int:item_id>/", views.ItemDetailApi.as_view(), name="api-item"),
+    path("projects/<slug:slug>/imports/", views.ImportListApi.as_view(), name="api-imports"),
+    path("projects/<slug:slug>/imports/<int:job_id>/", views.ImportDetailApi.as_view(), name="api-import"),
+    path("projects/<slug:slug>/audit/", views.AuditListApi.as_view(), name="api-audit"),
+]

@@ -1,0 +1,38 @@
+"""Domain errors. Services raise these; ``api/errors.py`` and the page views map them to HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class QuorumError(Exception):
+    """Base of every domain error; ``message`` is meant for the person who caused it."""
+
+    def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.context = context
+
+
+class ProjectNotFound(QuorumError):
+    """The project does not exist, or the user is not a member (outsiders cannot tell which)."""
+
+
+class NotFound(QuorumError):
+    pass
+
+
+class RoleRequired(QuorumError):
+    """A member without the role an action needs."""
+
+
+class ValidationFailed(QuorumError):
+    """Input that cannot be accepted; ``errors`` lists each problem with its field."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
+class Conflict(QuorumError):
+    pass

@@ -1,0 +1,110 @@
+"""Page forms: parse and show errors; the services decide."""
+
+from __future__ import annotations
+
+from django import forms
+
+from .models import ItemKind, ItemState, Project, QuestionType, Role
+
+SETTINGS_FIELDS = [
+    "min_votes", "max_votes", "promote_posterior", "promote_agreement", "gold_rate", "lease_seconds",
+]  # fmt: skip
+
+
+class ProjectCreateForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = ["name", "slug", "description", "item_kind", "question_type", *SETTINGS_FIELDS]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        help_texts = {"slug": "Used in addresses; left empty, it is made from the name."}
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.fields["slug"].required = False
+        self.fields["item_kind"].choices = ItemKind.choices
+        self.fields["question_type"].choices = QuestionType.choices
+
+    def validate_unique(self) -> None:  # the service reports a taken slug
+        pass
+
+
+class ProjectSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = ["name", "description", *SETTINGS_FIELDS]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+
+class MemberAddForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
+    password = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Only for a new account: the user is created with this password.",
+    )
+
+
+class MemberRoleForm(forms.Form):
+    user_id = forms.IntegerField(widget=forms.HiddenInput)
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class RulebookForm(forms.Form):
+    guidelines = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 8}), help_text="Markdown."
+    )
+    unclear_instructions = forms.CharField(
+        label="What to do with unclear items", required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    do_not_label = forms.CharField(
+        label="What not to label at all", required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    change_note = forms.CharField(
+        label="What changed (shown in the history)", required=False, max_length=500
+    )
+
+
+class LabelForm(forms.Form):
+    key = forms.CharField(max_length=50, required=False, help_text="a-z, 0-9, - and _")
+    name = forms.CharField(max_length=200, required=False)
+    definition = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    fits = forms.CharField(label="What fits", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    does_not_fit = forms.CharField(
+        label="What does not fit", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    fit_examples = forms.CharField(
+        label="Example items that fit", required=False, help_text="Item ids, comma separated."
+    )
+    nonfit_examples = forms.CharField(
+        label="Example items that do not fit", required=False, help_text="Item ids, comma separated."
+    )
+    hotkey = forms.CharField(max_length=1, required=False, widget=forms.TextInput(attrs={"size": 2}))
+    color = forms.CharField(
+        label="Colour", max_length=7, required=False, widget=forms.TextInput(attrs={"type": "color"})
+    )
+
+
+LabelFormSet = forms.formset_factory(LabelForm, extra=0, can_delete=True)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        help_text="JSONL, CSV, a text file with one item per line, a zip of images, or one image."
+    )
+
+
+class ItemFilterForm(forms.Form):
+    state = forms.ChoiceField(choices=[("", "any state"), *ItemState.choices], required=False)
+    meta_key = forms.CharField(label="metadata field", required=False, max_length=100)
+    meta_value = forms.CharField(label="equals", required=False, max_length=500)
+    q = forms.CharField(label="search", required=False, max_length=500)
+    gold = forms.ChoiceField(
+        choices=[("", "gold or not"), ("yes", "gold only"), ("no", "no gold")], required=False
+    )
+
+    def clean_meta_key(self) -> str:
+        key = self.cleaned_data["meta_key"].strip()
+        if key and not all(c.isalnum() or c in "_- " for c in key):
+            raise forms.ValidationError("A field name is letters, digits, spaces, '-' and '_'.")
+        return key

@@ -1,0 +1,334 @@
+"""Import of items: create a job, run it (inline or as a background task), report each row.
+
+Good rows are kept and bad rows are reported with their line or file name, field and reason:
+an import is committed batch by batch, never rolled back as a whole. Re-importing the same
+external id or the same content is reported as skipped, never duplicated.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import ingest
+from .exceptions import ValidationFailed
+from .models import ImportJob, ImportStatus, Item, ItemKind, Project, QuestionType
+from .selectors import rulebook_current
+from .services import audit_record
+
+log = logging.getLogger(__name__)
+
+MAX_REPORTED_ERRORS = 10_000
+MAX_REPORTED_SKIPS = 1_000
+TEXT_BATCH = 5_000
+IMAGE_BATCH = 50
+
+
+def import_limits() -> ingest.Limits:
+    return ingest.Limits(
+        image_bytes=settings.QUORUM_MAX_IMAGE_BYTES,
+        image_pixels=settings.QUORUM_MAX_IMAGE_PIXELS,
+        zip_entries=settings.QUORUM_MAX_ZIP_ENTRIES,
+        zip_total_bytes=settings.QUORUM_MAX_ZIP_TOTAL_BYTES,
+        thumbnail_size=settings.QUORUM_THUMBNAIL_SIZE,
+    )
+
+
+def _uploads_dir() -> Path:
+    path = Path(settings.MEDIA_ROOT) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def import_create(
+    *,
+    actor: AbstractBaseUser | None,
+    project: Project,
+    name: str,
+    upload: BinaryIO | None = None,
+    path: Path | None = None,
+) -> ImportJob:
+    """Register an import of an uploaded file (copied into the media folder) or of a local
+    file or folder (read in place; for the command line). The format comes from the name."""
+    fmt = ingest.detect_format(name, is_dir=path is not None and path.is_dir())
+    if fmt is None:
+        raise ValidationFailed(
+            f"{name!r} is not a format Quorum imports.",
+            [{"row": name, "field": "file",
+              "reason": "use .jsonl, .csv, .txt, .zip, a folder, or a JPEG/PNG/WebP/TIFF image"}],
+        )  # fmt: skip
+    if upload is not None:
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.basename(name))[-100:]
+        stored = _uploads_dir() / f"{uuid.uuid4().hex}-{safe}"
+        size = 0
+        with stored.open("wb") as out:
+            for chunk in iter(lambda: upload.read(1024 * 1024), b""):
+                size += len(chunk)
+                if size > settings.QUORUM_MAX_UPLOAD_BYTES:
+                    out.close()
+                    stored.unlink(missing_ok=True)
+                    raise ValidationFailed(
+                        "The upload is too large.",
+                        [{"row": name, "field": "file",
+                          "reason": f"over the limit of {settings.QUORUM_MAX_UPLOAD_BYTES // 1024**2} MB"}],
+                    )  # fmt: skip
+                out.write(chunk)
+        source, delete = stored, True
+    elif path is not None:
+        if not path.exists():
+            raise ValidationFailed(f"No such file or folder: {path}")
+        source, delete = path.resolve(), False
+    else:
+        raise ValueError("import_create needs an upload or a path")
+    job = ImportJob.objects.create(
+        project=project,
+        created_by=actor,
+        source_name=os.path.basename(name.rstrip("/")) or name,
+        source_path=str(source),
+        delete_source=delete,
+        format=fmt,
+    )
+    audit_record(
+        project=project, actor=actor, verb="import.create", obj=job,
+        after={"source": job.source_name, "format": fmt},
+    )  # fmt: skip
+    return job
+
+
+def import_source_bytes(job: ImportJob) -> int:
+    path = Path(job.source_path)
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size if path.exists() else 0
+
+
+def import_start(*, job: ImportJob, background: bool | None = None) -> ImportJob:
+    """Run the import now, or hand it to the task backend once the job row is committed.
+
+    ``background=None`` decides by size: small uploads finish within the request, so the
+    caller can show their result at once. With the immediate backend (the embedded default)
+    the task also runs in-process.
+    """
+    from .tasks import import_run_task
+
+    if background is None:
+        background = import_source_bytes(job) > settings.QUORUM_IMPORT_INLINE_BYTES
+    if not background:
+        return import_run(job_id=job.pk)
+    transaction.on_commit(lambda: import_run_task.enqueue(job_id=job.pk))
+    return job
+
+
+# --- running an import -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Candidate:
+    row: ingest.Row
+    content_hash: str
+    image: ingest.CheckedImage | None = None
+
+
+class _Gold:
+    """Checks gold answers against the current published rulebook, if there is one."""
+
+    def __init__(self, project: Project) -> None:
+        current = rulebook_current(project=project)
+        self.version = current.number if current else None
+        self.keys = [lab["key"] for lab in current.labels] if current else None
+        self.multi = project.question_type == QuestionType.MULTI
+
+    def check(self, gold: Any) -> Any | str:
+        """The normalized gold value, or a reason (str prefixed with '!') it is refused."""
+        if gold is None or gold == "":
+            return None
+        values = gold if isinstance(gold, list) else [gold]
+        if not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in values):
+            return "!gold must be a label key, or a list of label keys for multiple choice"
+        values = [str(v).strip() for v in values]
+        if not self.multi and len(values) != 1:
+            return "!this project is single choice; gold must be one label key"
+        if self.keys is not None:
+            unknown = [v for v in values if v not in self.keys]
+            if unknown:
+                return (
+                    f"!gold {', '.join(map(repr, unknown))} is not a label of rulebook "
+                    f"v{self.version} ({', '.join(self.keys)})"
+                )
+        return values if self.multi else values[0]
+
+
+class _Run:
+    def __init__(self, job: ImportJob) -> None:
+        self.job = job
+        self.project = job.project
+        self.limits = import_limits()
+        self.gold = _Gold(self.project)
+        self.seen_ids: set[str] = set()
+        self.seen_hashes: set[str] = set()
+        self.batch: list[_Candidate] = []
+        self.errors: list[dict[str, str]] = []
+        self.skips: list[dict[str, str]] = []
+
+    def error(self, where: str, field: str, reason: str) -> None:
+        self.job.failed += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append({"row": where, "field": field, "reason": reason})
+
+    def skip(self, where: str, reason: str) -> None:
+        self.job.skipped += 1
+        if len(self.skips) < MAX_REPORTED_SKIPS:
+            self.skips.append({"row": where, "reason": reason})
+
+    def add(self, row: ingest.Row) -> None:
+        kind = self.project.item_kind
+        if kind == ItemKind.TEXT and row.text is None:
+            return self.error(row.where, "text", "this project labels text; the row has an image")
+        if kind == ItemKind.IMAGE and row.image_bytes is None:
+            return self.error(row.where, "image", "this project labels images; the row has text")
+        gold = self.gold.check(row.gold)
+        if isinstance(gold, str) and gold.startswith("!"):
+            return self.error(row.where, "gold", gold[1:])
+        row.gold = gold
+        if row.external_id and row.external_id in self.seen_ids:
+            return self.skip(row.where, f"id {row.external_id!r} appears earlier in this import")
+        if row.text is not None:
+            digest = ingest.text_hash(row.text)
+            image = None
+        else:
+            try:
+                image = ingest.check_image(row.image_bytes or b"", self.limits)
+            except ingest.ImageRejected as exc:
+                return self.error(row.where, "image", exc.reason)
+            digest = image.sha256
+        if digest in self.seen_hashes:
+            return self.skip(row.where, "same content as an earlier row of this import")
+        if row.external_id:
+            self.seen_ids.add(row.external_id)
+        self.seen_hashes.add(digest)
+        self.batch.append(_Candidate(row=row, content_hash=digest, image=image))
+        if len(self.batch) >= (TEXT_BATCH if kind == ItemKind.TEXT else IMAGE_BATCH):
+            self.flush()
+
+    def _store_image(self, cand: _Candidate) -> tuple[str, str]:
+        image = cand.image
+        assert image is not None and cand.row.image_bytes is not None
+        h = image.sha256
+        name = f"items/{self.project.pk}/{h[:2]}/{h}.{image.extension}"
+        thumb = f"thumbs/{self.project.pk}/{h[:2]}/{h}.jpg"
+        # Content-addressed names: a file that is already there is the same file.
+        if not default_storage.exists(name):
+            name = default_storage.save(name, ContentFile(cand.row.image_bytes))
+        if not default_storage.exists(thumb):
+            thumb = default_storage.save(thumb, ContentFile(image.thumbnail_jpeg))
+        return name, thumb
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
+        ids = [c.row.external_id for c in self.batch if c.row.external_id]
+        hashes = [c.content_hash for c in self.batch]
+        existing_ids: dict[str, str] = {}
+        existing_hashes: dict[str, str] = {}
+        for ext, digest, pk in Item.objects.filter(project=self.project).filter(
+            Q(external_id__in=ids) | Q(content_hash__in=hashes)
+        ).values_list("external_id", "content_hash", "pk"):
+            existing_ids[ext] = ext
+            existing_hashes[digest] = ext or f"#{pk}"
+        now = timezone.now()
+        new_items = []
+        for cand in self.batch:
+            row = cand.row
+            if row.external_id and row.external_id in existing_ids:
+                self.skip(row.where, f"id {row.external_id!r} is already in the project")
+                continue
+            if cand.content_hash in existing_hashes:
+                self.skip(row.where, f"same content as item {existing_hashes[cand.content_hash]!r}")
+                continue
+            image_name = thumb_name = ""
+            if cand.image is not None:
+                image_name, thumb_name = self._store_image(cand)
+            new_items.append(
+                Item(
+                    project=self.project,
+                    external_id=row.external_id,
+                    kind=self.project.item_kind,
+                    text=row.text or "",
+                    image=image_name,
+                    thumbnail=thumb_name,
+                    width=cand.image.width if cand.image else None,
+                    height=cand.image.height if cand.image else None,
+                    content_hash=cand.content_hash,
+                    metadata=row.metadata,
+                    gold=row.gold,
+                    import_job=self.job,
+                    created_at=now,
+                )
+            )
+        with transaction.atomic():
+            # Rows another import inserted meanwhile are ignored by the unique constraints.
+            Item.objects.bulk_create(new_items, batch_size=1000, ignore_conflicts=True)
+        self.job.created += len(new_items)
+        self.batch = []
+        self.save_progress()
+
+    def save_progress(self, **extra: Any) -> None:
+        fields = {
+            "total": self.job.total,
+            "created": self.job.created,
+            "skipped": self.job.skipped,
+            "failed": self.job.failed,
+            "errors": self.errors,
+            "skipped_rows": self.skips,
+            **extra,
+        }
+        ImportJob.objects.filter(pk=self.job.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(self.job, name, value)
+
+
+def import_run(*, job_id: int) -> ImportJob:
+    """Read the job's source and import its rows. Safe to call on a finished job (no-op)."""
+    job = ImportJob.objects.select_related("project").get(pk=job_id)
+    if job.is_finished:
+        return job
+    job.status = ImportStatus.RUNNING
+    job.started_at = timezone.now()
+    job.save(update_fields=["status", "started_at"])
+    run = _Run(job)
+    try:
+        for row in ingest.read_source(Path(job.source_path), job.format, run.limits, job.source_name):
+            job.total += 1
+            if isinstance(row, ingest.RowError):
+                run.error(row.where, row.field, row.reason)
+            else:
+                run.add(row)
+        run.flush()
+        status, message = ImportStatus.DONE, ""
+    except Exception as exc:  # the rows already committed stay; say where it stopped
+        log.exception("import %s failed", job.pk)
+        run.batch = []
+        status = ImportStatus.FAILED
+        message = f"The import stopped after {job.total} rows: {exc.__class__.__name__}: {exc}"
+    run.save_progress(status=status, message=message, finished_at=timezone.now())
+    if job.delete_source:
+        Path(job.source_path).unlink(missing_ok=True)
+    audit_record(
+        project=job.project, actor=job.created_by, verb="import.finish", obj=job,
+        after={"status": status, "total": job.total, "created": job.created,
+               "skipped": job.skipped, "failed": job.failed},
+    )  # fmt: skip
+    return job

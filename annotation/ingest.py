@@ -1,0 +1,537 @@
+"""Reading import sources into rows, and checking images by content. No Django here.
+
+Each reader yields ``Row`` (a candidate item) or ``RowError`` (a bad row, named by its line or
+file name, with the field and the reason). Nothing is written; the service decides what to keep.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import hashlib
+import io
+import json
+import os
+import posixpath
+import warnings
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"}
+ACCEPTED_FORMATS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "TIFF": "tif"}
+MANIFEST_EXTENSIONS = {".jsonl", ".ndjson", ".csv"}
+MAX_TEXT_CHARS = 1_000_000
+MAX_ID_CHARS = 500
+FORMATS = ("jsonl", "csv", "text", "zip", "folder", "image")
+
+
+@dataclass(frozen=True)
+class Limits:
+    image_bytes: int
+    image_pixels: int
+    zip_entries: int
+    zip_total_bytes: int
+    thumbnail_size: int = 256
+
+
+@dataclass
+class Row:
+    where: str  # "line 3", "photos/cat.jpg"
+    external_id: str = ""
+    text: str | None = None
+    image_bytes: bytes | None = None
+    image_name: str = ""  # where the image came from, for messages
+    metadata: dict[str, Any] = field(default_factory=dict)
+    gold: Any = None
+
+
+@dataclass(frozen=True)
+class RowError:
+    where: str
+    field: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"row": self.where, "field": self.field, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    sha256: str
+    extension: str
+    width: int
+    height: int
+    thumbnail_jpeg: bytes
+
+
+class ImageRejected(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def check_image(data: bytes, limits: Limits) -> CheckedImage:
+    """Check an image by its content and make its thumbnail, or raise ``ImageRejected``.
+
+    Refuses files over the byte limit, anything Pillow cannot identify as JPEG, PNG, WebP or
+    TIFF, images over the pixel limit (checked from the header, before decoding, so
+    decompression bombs are never expanded), and truncated or corrupted files.
+    """
+    if len(data) > limits.image_bytes:
+        raise ImageRejected(f"file is {_mb(len(data))}; the limit is {_mb(limits.image_bytes)}")
+    if not data:
+        raise ImageRejected("file is empty")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError:
+            raise ImageRejected(
+                "not an image: the content is not JPEG, PNG, WebP or TIFF"
+            ) from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageRejected("image has too many pixels (decompression bomb refused)") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ImageRejected(f"unreadable image: {exc}") from None
+        with img:
+            if img.format not in ACCEPTED_FORMATS:
+                raise ImageRejected(
+                    f"{img.format} images are not accepted; use JPEG, PNG, WebP or TIFF"
+                )
+            width, height = img.size
+            if width * height > limits.image_pixels:
+                raise ImageRejected(
+                    f"image is {width}×{height} = {width * height / 1e6:.1f} megapixels; "
+                    f"the limit is {limits.image_pixels / 1e6:.1f}"
+                )
+            try:
+                img.load()
+                thumb = ImageOps.exif_transpose(img)
+                if thumb.mode not in ("RGB", "L"):
+                    thumb = thumb.convert("RGB")
+                thumb.thumbnail((limits.thumbnail_size, limits.thumbnail_size))
+                out = io.BytesIO()
+                thumb.save(out, "JPEG", quality=80)
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+                raise ImageRejected("image has too many pixels (decompression bomb refused)") from None
+            except (OSError, SyntaxError, ValueError) as exc:
+                raise ImageRejected(f"image is truncated or corrupted ({exc})") from None
+            return CheckedImage(
+                sha256=hashlib.sha256(data).hexdigest(),
+                extension=ACCEPTED_FORMATS[img.format],
+                width=width,
+                height=height,
+                thumbnail_jpeg=out.getvalue(),
+            )
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --- format detection -------------------------------------------------------------------------
+
+
+def detect_format(name: str, *, is_dir: bool = False) -> str | None:
+    if is_dir:
+        return "folder"
+    ext = os.path.splitext(name.lower())[1]
+    if ext in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if ext == ".csv":
+        return "csv"
+    if ext == ".txt":
+        return "text"
+    if ext == ".zip":
+        return "zip"
+    if ext in IMAGE_EXTENSIONS:
+        return "image"
+    return None
+
+
+# --- a source of image files: a folder, a zip, or nothing ----------------------------------------
+
+
+class FileSource:
+    """Files next to a manifest that rows can point at by relative path."""
+
+    def read(self, name: str, limit: int) -> bytes:
+        raise FileNotFoundError(name)
+
+    def describe(self) -> str:
+        return "the upload"
+
+
+class NoFiles(FileSource):
+    def read(self, name: str, limit: int) -> bytes:
+        raise FileNotFoundError(
+            "image paths can only be resolved inside a zip or folder import; "
+            "upload the JSONL/CSV together with its images in one zip"
+        )
+
+
+def safe_relative_name(name: str) -> str | None:
+    """The normalized relative path, or None if it is absolute or climbs out of its folder."""
+    name = name.replace("\\", "/")
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return None
+    norm = posixpath.normpath(name)
+    if norm == ".." or norm.startswith("../") or norm.startswith("/"):
+        return None
+    if any(part == ".." for part in name.split("/")):
+        return None
+    return norm
+
+
+class FolderFiles(FileSource):
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def read(self, name: str, limit: int) -> bytes:
+        rel = safe_relative_name(name)
+        if rel is None:
+            raise PermissionError(f"{name!r} points outside the import folder")
+        path = (self.root / rel).resolve()
+        if not path.is_relative_to(self.root):
+            raise PermissionError(f"{name!r} points outside the import folder")
+        if not path.is_file():
+            raise FileNotFoundError(f"no file {name!r} in the import folder")
+        with path.open("rb") as fh:
+            return fh.read(limit + 1)
+
+
+class ZipFiles(FileSource):
+    def __init__(self, zf: zipfile.ZipFile) -> None:
+        self.zf = zf
+        self.names = {
+            rel: info for info in zf.infolist() if (rel := safe_relative_name(info.filename))
+        }
+
+    def read(self, name: str, limit: int) -> bytes:
+        rel = safe_relative_name(name)
+        if rel is None:
+            raise PermissionError(f"{name!r} points outside the archive")
+        info = self.names.get(rel)
+        if info is None or info.is_dir():
+            raise FileNotFoundError(f"no file {name!r} in the zip")
+        with self.zf.open(info) as fh:
+            return fh.read(limit + 1)
+
+
+# --- row readers ------------------------------------------------------------------------------
+
+
+def _clean_id(value: Any, where: str) -> str | RowError:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, bool)):
+        return RowError(where, "id", "id must be a string or a number")
+    text = str(value).strip()
+    if len(text) > MAX_ID_CHARS:
+        return RowError(where, "id", f"id is longer than {MAX_ID_CHARS} characters")
+    return text
+
+
+def _image_field(value: str, where: str, files: FileSource, limit: int) -> bytes | RowError:
+    if value.startswith("data:"):
+        try:
+            header, payload = value.split(",", 1)
+            if ";base64" not in header:
+                return RowError(where, "image", "a data: URI must be base64-encoded")
+            if len(payload) > limit * 4 // 3 + 8:
+                return RowError(where, "image", f"embedded image is over {_mb(limit)}")
+            return base64.b64decode(payload, validate=True)
+        except (ValueError, binascii.Error):
+            return RowError(where, "image", "the data: URI is not valid base64")
+    if "://" in value:
+        return RowError(
+            where, "image", "images are not downloaded from URLs; put the files in the zip"
+        )
+    try:
+        return files.read(value, limit)
+    except (FileNotFoundError, PermissionError) as exc:
+        return RowError(where, "image", str(exc))
+
+
+def _row_from_record(
+    record: dict[str, Any], where: str, files: FileSource, limits: Limits
+) -> Row | RowError:
+    ext_id = _clean_id(record.get("id"), where)
+    if isinstance(ext_id, RowError):
+        return ext_id
+    text = record.get("text")
+    image = record.get("image")
+    if text not in (None, "") and image not in (None, ""):
+        return RowError(where, "text", "a row has either 'text' or 'image', not both")
+    metadata = record.get("metadata", {})
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        return RowError(where, "metadata", "metadata must be an object")
+    row = Row(where=where, external_id=ext_id, metadata=metadata, gold=record.get("gold"))
+    if text not in (None, ""):
+        if not isinstance(text, str):
+            return RowError(where, "text", "text must be a string")
+        if len(text) > MAX_TEXT_CHARS:
+            return RowError(where, "text", f"text is longer than {MAX_TEXT_CHARS:,} characters")
+        row.text = text
+        return row
+    if image not in (None, ""):
+        if not isinstance(image, str):
+            return RowError(where, "image", "image must be a path inside the zip or a data: URI")
+        data = _image_field(image, where, files, limits.image_bytes)
+        if isinstance(data, RowError):
+            return data
+        row.image_bytes = data
+        row.image_name = image if not image.startswith("data:") else "embedded image"
+        return row
+    return RowError(where, "text", "the row has neither 'text' nor 'image'")
+
+
+def read_jsonl(
+    stream: io.BufferedIOBase | io.RawIOBase | Any, files: FileSource, limits: Limits, prefix: str = ""
+) -> Iterator[Row | RowError]:
+    for lineno, raw in enumerate(stream, start=1):
+        where = f"{prefix}line {lineno}"
+        if not raw.strip():
+            continue
+        try:
+            line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError:
+            yield RowError(where, "line", "not valid UTF-8")
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield RowError(where, "line", f"not valid JSON: {exc.msg} at column {exc.colno}")
+            continue
+        if not isinstance(record, dict):
+            yield RowError(where, "line", "each line must be a JSON object")
+            continue
+        yield _row_from_record(record, where, files, limits)
+
+
+CSV_RESERVED = {"id", "text", "image", "gold"}
+
+
+def read_csv(
+    stream: Any, files: FileSource, limits: Limits, prefix: str = ""
+) -> Iterator[Row | RowError]:
+    """CSV with a header: ``id``, ``text`` or ``image``, optional ``gold``; other columns are
+    metadata. A gold cell that holds a JSON list is a multi-choice answer."""
+    text_stream = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    try:
+        reader = csv.reader(text_stream)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            yield RowError(f"{prefix}line 1", "header", "the CSV file is empty")
+            return
+        except (UnicodeDecodeError, csv.Error) as exc:
+            yield RowError(f"{prefix}line 1", "header", f"unreadable CSV header: {exc}")
+            return
+        lowered = [h.lower() for h in header]
+        if "text" not in lowered and "image" not in lowered:
+            yield RowError(
+                f"{prefix}line 1",
+                "header",
+                "the CSV header needs a 'text' or an 'image' column; found: "
+                + (", ".join(repr(h) for h in header) or "nothing"),
+            )
+            return
+        dupes = {h for h in lowered if lowered.count(h) > 1}
+        if dupes:
+            yield RowError(f"{prefix}line 1", "header", f"repeated columns: {', '.join(sorted(dupes))}")
+            return
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                break
+            except UnicodeDecodeError:
+                yield RowError(f"{prefix}line {reader.line_num}", "line", "not valid UTF-8")
+                return
+            except csv.Error as exc:
+                yield RowError(f"{prefix}line {reader.line_num}", "line", f"malformed CSV: {exc}")
+                continue
+            where = f"{prefix}line {reader.line_num}"
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) != len(header):
+                yield RowError(
+                    where, "line", f"has {len(cells)} cells; the header has {len(header)} columns"
+                )
+                continue
+            record: dict[str, Any] = {}
+            metadata: dict[str, Any] = {}
+            for name, low, value in zip(header, lowered, cells, strict=True):
+                if low in CSV_RESERVED:
+                    record[low] = value if value != "" else None
+                elif value != "":
+                    metadata[name] = value
+            gold = record.get("gold")
+            if isinstance(gold, str) and gold.startswith("["):
+                try:
+                    record["gold"] = json.loads(gold)
+                except json.JSONDecodeError:
+                    yield RowError(where, "gold", "gold starts with '[' but is not a JSON list")
+                    continue
+            record["metadata"] = metadata
+            yield _row_from_record(record, where, files, limits)
+    finally:
+        text_stream.detach()
+
+
+def read_text_lines(stream: Any, prefix: str = "") -> Iterator[Row | RowError]:
+    for lineno, raw in enumerate(stream, start=1):
+        where = f"{prefix}line {lineno}"
+        try:
+            line = raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            yield RowError(where, "text", "not valid UTF-8")
+            continue
+        if not line.strip():
+            continue
+        if len(line) > MAX_TEXT_CHARS:
+            yield RowError(where, "text", f"line is longer than {MAX_TEXT_CHARS:,} characters")
+            continue
+        yield Row(where=where, text=line)
+
+
+def _is_ignorable(rel: str) -> bool:
+    parts = rel.split("/")
+    return parts[0] == "__MACOSX" or any(p.startswith(".") for p in parts)
+
+
+def _image_row(rel: str, data: bytes) -> Row:
+    return Row(where=rel, external_id=rel, image_bytes=data, image_name=rel)
+
+
+def read_zip(path: Path, limits: Limits) -> Iterator[Row | RowError]:
+    """A zip of images, or of one or more JSONL/CSV manifests that point at images inside it.
+
+    Entries are read into memory, never extracted, and names that are absolute or climb out
+    with ``..`` are refused. Declared and actual sizes are both capped (zip bombs).
+    """
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        yield RowError(path.name, "file", f"not a readable zip archive: {exc}")
+        return
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > limits.zip_entries:
+            yield RowError(
+                path.name, "file", f"the zip has {len(infos):,} entries; the limit is {limits.zip_entries:,}"
+            )
+            return
+        declared = sum(i.file_size for i in infos)
+        if declared > limits.zip_total_bytes:
+            yield RowError(
+                path.name, "file",
+                f"the zip expands to {_mb(declared)}; the limit is {_mb(limits.zip_total_bytes)}",
+            )
+            return
+        files = ZipFiles(zf)
+        entries: list[tuple[str, zipfile.ZipInfo]] = []
+        for info in infos:
+            if info.is_dir():
+                continue
+            rel = safe_relative_name(info.filename)
+            if rel is None:
+                yield RowError(info.filename, "file", "entry path escapes the archive folder; not read")
+                continue
+            if _is_ignorable(rel):
+                continue
+            entries.append((rel, info))
+        manifests = [e for e in entries if os.path.splitext(e[0].lower())[1] in MANIFEST_EXTENSIONS]
+        if manifests:
+            for rel, info in manifests:
+                with zf.open(info) as fh:
+                    reader = read_csv if rel.lower().endswith(".csv") else read_jsonl
+                    yield from reader(fh, files, limits, prefix=f"{rel} ")
+            return
+        for rel, info in entries:
+            ext = os.path.splitext(rel.lower())[1]
+            if ext not in IMAGE_EXTENSIONS:
+                yield RowError(rel, "file", f"not an image file name ({ext or 'no extension'}); skipped")
+                continue
+            if info.file_size > limits.image_bytes:
+                yield RowError(
+                    rel, "image", f"file is {_mb(info.file_size)}; the limit is {_mb(limits.image_bytes)}"
+                )
+                continue
+            try:
+                data = files.read(rel, limits.image_bytes)
+            except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:
+                yield RowError(rel, "file", f"could not be read from the zip: {exc}")
+                continue
+            yield _image_row(rel, data)
+
+
+def read_folder(root: Path, limits: Limits) -> Iterator[Row | RowError]:
+    """A folder of images, or of JSONL/CSV manifests pointing at images in it. Symlinks that
+    lead outside the folder are refused."""
+    root = root.resolve()
+    files = FolderFiles(root)
+    paths = sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink())
+    entries = []
+    for p in paths:
+        rel = p.relative_to(root).as_posix()
+        if _is_ignorable(rel):
+            continue
+        if not p.resolve().is_relative_to(root):
+            yield RowError(rel, "file", "link points outside the import folder; not read")
+            continue
+        entries.append((rel, p))
+    manifests = [e for e in entries if os.path.splitext(e[0].lower())[1] in MANIFEST_EXTENSIONS]
+    if manifests:
+        for rel, p in manifests:
+            with p.open("rb") as fh:
+                reader = read_csv if rel.lower().endswith(".csv") else read_jsonl
+                yield from reader(fh, files, limits, prefix=f"{rel} ")
+        return
+    for rel, p in entries:
+        ext = os.path.splitext(rel.lower())[1]
+        if ext not in IMAGE_EXTENSIONS:
+            yield RowError(rel, "file", f"not an image file name ({ext or 'no extension'}); skipped")
+            continue
+        size = p.stat().st_size
+        if size > limits.image_bytes:
+            yield RowError(rel, "image", f"file is {_mb(size)}; the limit is {_mb(limits.image_bytes)}")
+            continue
+        yield _image_row(rel, p.read_bytes())
+
+
+def read_source(path: Path, fmt: str, limits: Limits, display_name: str) -> Iterator[Row | RowError]:
+    """Rows from a stored upload or a local path, in the given format."""
+    if fmt == "folder":
+        yield from read_folder(path, limits)
+    elif fmt == "zip":
+        yield from read_zip(path, limits)
+    elif fmt == "image":
+        size = path.stat().st_size
+        if size > limits.image_bytes:
+            yield RowError(display_name, "image", f"file is {_mb(size)}; the limit is {_mb(limits.image_bytes)}")
+            return
+        yield _image_row(display_name, path.read_bytes())
+    else:
+        with path.open("rb") as fh:
+            if fmt == "jsonl":
+                yield from read_jsonl(fh, NoFiles(), limits)
+            elif fmt == "csv":
+                yield from read_csv(fh, NoFiles(), limits)
+            elif fmt == "text":
+                yield from read_text_lines(fh)
+            else:
+                raise ValueError(f"unknown import format {fmt!r}")

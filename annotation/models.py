@@ -1,0 +1,255 @@
+"""Projects, members, rulebook versions, items, imports and the audit log.
+
+Models hold fields, constraints and cheap properties only; writes live in ``services.py``
+and reads in ``selectors.py``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    REVIEWER = "reviewer", "Reviewer"
+    ANNOTATOR = "annotator", "Annotator"
+
+
+# Higher rank can do everything a lower rank can.
+ROLE_RANK = {Role.ANNOTATOR: 1, Role.REVIEWER: 2, Role.ADMIN: 3}
+
+
+class ItemKind(models.TextChoices):
+    IMAGE = "image", "Image"
+    TEXT = "text", "Text"
+
+
+class QuestionType(models.TextChoices):
+    SINGLE = "single", "Single choice"
+    MULTI = "multi", "Multiple choice"
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    description = models.TextField(blank=True)
+    item_kind = models.CharField(max_length=10, choices=ItemKind.choices, default=ItemKind.IMAGE)
+    question_type = models.CharField(
+        max_length=10, choices=QuestionType.choices, default=QuestionType.SINGLE
+    )
+    # Consensus settings (see DESIGN.md, "The flow of one item").
+    min_votes = models.PositiveSmallIntegerField(default=3)
+    max_votes = models.PositiveSmallIntegerField(default=5)
+    promote_posterior = models.FloatField(
+        default=0.9, help_text="Posterior of the winning label needed to promote."
+    )
+    promote_agreement = models.FloatField(
+        default=0.6, help_text="Share of votes for the winning label needed to promote."
+    )
+    gold_rate = models.FloatField(default=0.05, help_text="Share of assignments that are gold items.")
+    lease_seconds = models.PositiveIntegerField(default=300)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_votes__gte=1) & Q(max_votes__gte=models.F("min_votes")),
+                name="project_votes_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(promote_posterior__gte=0, promote_posterior__lte=1)
+                & Q(promote_agreement__gte=0, promote_agreement__lte=1)
+                & Q(gold_rate__gte=0, gold_rate__lte=1),
+                name="project_thresholds_range",
+            ),
+            models.CheckConstraint(condition=Q(lease_seconds__gte=10), name="project_lease_min"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project} as {self.role}"
+
+
+class RulebookStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+
+
+class RulebookVersion(models.Model):
+    """One version of a project's labeling rules.
+
+    The labels are kept as a list of dicts in ``labels`` (key, name, definition, fits,
+    does_not_fit, fit_examples, nonfit_examples, hotkey, color): a published version is an
+    immutable document, and versions are compared as documents. ``number`` is set on publish.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="rulebook_versions")
+    status = models.CharField(
+        max_length=10, choices=RulebookStatus.choices, default=RulebookStatus.DRAFT
+    )
+    number = models.PositiveIntegerField(null=True, blank=True)
+    guidelines = models.TextField(blank=True, help_text="Markdown.")
+    unclear_instructions = models.TextField(blank=True)
+    do_not_label = models.TextField(blank=True)
+    labels = models.JSONField(default=list)
+    decision_path = models.JSONField(default=list, blank=True)
+    change_note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["project", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="rulebook_number_unique"),
+            models.UniqueConstraint(
+                fields=["project"], condition=Q(status="draft"), name="rulebook_one_draft"
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="draft") & Q(number__isnull=True))
+                | (Q(status="published") & Q(number__isnull=False)),
+                name="rulebook_number_iff_published",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} rulebook " + (f"v{self.number}" if self.number else "draft")
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == RulebookStatus.PUBLISHED
+
+
+class ItemState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    COMPLETE = "complete", "Complete"
+    REVIEW = "review", "In review"
+    GROUND_TRUTH = "ground_truth", "Ground truth"
+    EXCLUDED = "excluded", "Excluded"
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ImportJob(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="imports")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source_name = models.CharField(max_length=500)
+    source_path = models.CharField(max_length=1000, help_text="Stored upload or local path.")
+    delete_source = models.BooleanField(default=True)
+    format = models.CharField(max_length=10)
+    status = models.CharField(
+        max_length=10, choices=ImportStatus.choices, default=ImportStatus.PENDING
+    )
+    total = models.PositiveIntegerField(default=0, help_text="Rows or files seen so far.")
+    created = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, help_text="[{row, field, reason}] for each bad row.")
+    skipped_rows = models.JSONField(default=list, help_text="[{row, reason}] for skipped rows.")
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (ImportStatus.DONE, ImportStatus.FAILED)
+
+
+class Item(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=500, blank=True)
+    kind = models.CharField(max_length=10, choices=ItemKind.choices)
+    text = models.TextField(blank=True)
+    image = models.CharField(max_length=500, blank=True, help_text="Storage name of the image.")
+    thumbnail = models.CharField(max_length=500, blank=True, help_text="Storage name.")
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    content_hash = models.CharField(max_length=64, help_text="sha256 of the text or image bytes.")
+    metadata = models.JSONField(default=dict, blank=True)
+    gold = models.JSONField(null=True, blank=True)
+    state = models.CharField(max_length=15, choices=ItemState.choices, default=ItemState.QUEUED)
+    priority = models.FloatField(default=0.0)
+    import_job = models.ForeignKey(
+        ImportJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="items"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "external_id"],
+                condition=~Q(external_id=""),
+                name="item_external_id_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "content_hash"], name="item_content_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "state"], name="item_project_state")]
+
+    def __str__(self) -> str:
+        return self.external_id or f"item {self.pk}"
+
+
+class AuditEvent(models.Model):
+    """Append-only record of every change a service makes: who, what, before and after."""
+
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    verb = models.CharField(max_length=60)
+    object_type = models.CharField(max_length=60)
+    object_id = models.CharField(max_length=60)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "-created_at"], name="audit_project_time")]
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # An integrity rule, not business logic: the log is append-only.
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("Audit events are append-only.")
+        super().save(*args, **kwargs)

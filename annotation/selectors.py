@@ -1,0 +1,195 @@
+"""Reads. Permission-checked fetchers are named ``access_<thing>``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, Q, QuerySet
+
+from .exceptions import NotFound, ProjectNotFound, RoleRequired
+from .models import (
+    ROLE_RANK,
+    AuditEvent,
+    ImportJob,
+    Item,
+    ItemState,
+    Membership,
+    Project,
+    Role,
+    RulebookStatus,
+    RulebookVersion,
+)
+
+User = AbstractBaseUser | AnonymousUser
+
+
+@dataclass(frozen=True)
+class ProjectAccess:
+    project: Project
+    role: str
+
+    def has(self, role: str) -> bool:
+        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
+
+
+def access_project(*, user: User, slug: str, role: str = Role.ANNOTATOR) -> ProjectAccess:
+    """The project and the user's role in it.
+
+    Raises ``ProjectNotFound`` for a missing project and for a non-member alike (so outsiders
+    learn nothing), and ``RoleRequired`` for a member whose role is below ``role``.
+    """
+    if not user.is_authenticated:
+        raise ProjectNotFound("Project not found.")
+    membership = (
+        Membership.objects.select_related("project")
+        .filter(project__slug=slug, user_id=user.pk)
+        .first()
+    )
+    if membership is None:
+        raise ProjectNotFound("Project not found.")
+    access = ProjectAccess(project=membership.project, role=membership.role)
+    if not access.has(role):
+        raise RoleRequired(
+            f"This needs the {Role(role).label.lower()} role in {membership.project.name}; "
+            f"you are {Role(membership.role).label.lower()}.",
+        )
+    return access
+
+
+def project_rows_for_user(*, user: User) -> list[dict[str, Any]]:
+    """My projects with my role and item counts, in two queries."""
+    memberships = list(
+        Membership.objects.filter(user_id=user.pk).select_related("project").order_by("project__name")
+    )
+    counts = dict(
+        Item.objects.filter(project_id__in=[m.project_id for m in memberships])
+        .values_list("project_id")
+        .annotate(n=Count("id"))
+    )
+    return [
+        {"project": m.project, "role": m.role, "items": counts.get(m.project_id, 0)}
+        for m in memberships
+    ]
+
+
+def project_progress(*, project: Project) -> dict[str, int]:
+    """Item counts by state, plus ``total``, in one query."""
+    aggregates = {
+        state.value: Count("id", filter=Q(state=state.value)) for state in ItemState
+    }
+    row = Item.objects.filter(project=project).aggregate(total=Count("id"), **aggregates)
+    return {k: int(v or 0) for k, v in row.items()}
+
+
+def member_list(*, project: Project) -> QuerySet[Membership]:
+    return project.memberships.select_related("user").order_by("user__username")
+
+
+def rulebook_current(*, project: Project) -> RulebookVersion | None:
+    """The newest published version, or None before the first publish."""
+    return (
+        project.rulebook_versions.filter(status=RulebookStatus.PUBLISHED).order_by("-number").first()
+    )
+
+
+def rulebook_draft(*, project: Project) -> RulebookVersion | None:
+    return project.rulebook_versions.filter(status=RulebookStatus.DRAFT).first()
+
+
+def rulebook_versions(*, project: Project) -> QuerySet[RulebookVersion]:
+    return (
+        project.rulebook_versions.filter(status=RulebookStatus.PUBLISHED)
+        .select_related("published_by")
+        .order_by("-number")
+    )
+
+
+def rulebook_version_get(*, project: Project, number: int) -> RulebookVersion:
+    version = project.rulebook_versions.filter(number=number).first()
+    if version is None:
+        raise NotFound(f"There is no version {number} of this rulebook.")
+    return version
+
+
+def rulebook_document(version: RulebookVersion) -> dict[str, Any]:
+    return {
+        "guidelines": version.guidelines,
+        "unclear_instructions": version.unclear_instructions,
+        "do_not_label": version.do_not_label,
+        "labels": version.labels,
+    }
+
+
+def rulebook_example_items(*, project: Project, version: RulebookVersion) -> dict[str, Item]:
+    """The items a version's labels name as examples, by external id, in one query."""
+    ids = {
+        ext
+        for label in version.labels
+        for ext in (*label.get("fit_examples", []), *label.get("nonfit_examples", []))
+    }
+    if not ids:
+        return {}
+    return {i.external_id: i for i in Item.objects.filter(project=project, external_id__in=ids)}
+
+
+@dataclass(frozen=True)
+class ItemFilters:
+    state: str = ""
+    meta_key: str = ""
+    meta_value: str = ""
+    q: str = ""
+    gold: str = ""  # "", "yes", "no"
+
+
+def item_list(*, project: Project, filters: ItemFilters) -> QuerySet[Item]:
+    """Items of a project, filtered by state, a metadata field, gold, and text search."""
+    qs = Item.objects.filter(project=project)
+    if filters.state:
+        qs = qs.filter(state=filters.state)
+    if filters.meta_key:
+        if filters.meta_value:
+            qs = qs.filter(**{f"metadata__{filters.meta_key}": filters.meta_value})
+        else:
+            qs = qs.filter(metadata__has_key=filters.meta_key)
+    if filters.q:
+        qs = qs.filter(Q(text__icontains=filters.q) | Q(external_id__icontains=filters.q))
+    if filters.gold == "yes":
+        qs = qs.filter(gold__isnull=False)
+    elif filters.gold == "no":
+        qs = qs.filter(gold__isnull=True)
+    return qs.order_by("id")
+
+
+def item_metadata_keys(*, project: Project, sample: int = 500) -> list[str]:
+    """Metadata keys seen on a sample of recent items, for the filter's choices."""
+    keys: set[str] = set()
+    for metadata in Item.objects.filter(project=project).order_by("-id").values_list(
+        "metadata", flat=True
+    )[:sample]:
+        if isinstance(metadata, dict):
+            keys.update(metadata)
+    return sorted(keys)
+
+
+def item_get(*, project: Project, item_id: int) -> Item:
+    item = Item.objects.filter(project=project, pk=item_id).first()
+    if item is None:
+        raise NotFound("Item not found.")
+    return item
+
+
+def import_job_list(*, project: Project) -> QuerySet[ImportJob]:
+    return project.imports.select_related("created_by").order_by("-created_at", "-id")
+
+
+def import_job_get(*, project: Project, job_id: int) -> ImportJob:
+    job = project.imports.filter(pk=job_id).first()
+    if job is None:
+        raise NotFound("Import not found.")
+    return job
+
+
+def audit_list(*, project: Project) -> QuerySet[AuditEvent]:
+    return project.audit_events.select_related("actor").order_by("-created_at", "-id")

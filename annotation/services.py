@@ -1,0 +1,362 @@
+"""Writes for projects, members and the rulebook. Every change records an audit event.
+
+Imports live in ``imports.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.text import slugify
+
+from . import events
+from . import rulebook as rb
+from .exceptions import Conflict, NotFound, ValidationFailed
+from .models import (
+    AuditEvent,
+    Item,
+    Membership,
+    Project,
+    QuestionType,
+    Role,
+    RulebookStatus,
+    RulebookVersion,
+)
+from .selectors import rulebook_current, rulebook_document, rulebook_draft
+
+PROJECT_SETTINGS = (
+    "name",
+    "description",
+    "min_votes",
+    "max_votes",
+    "promote_posterior",
+    "promote_agreement",
+    "gold_rate",
+    "lease_seconds",
+)
+
+
+def audit_record(
+    *,
+    project: Project | None,
+    actor: AbstractBaseUser | None,
+    verb: str,
+    obj: Any,
+    before: Any = None,
+    after: Any = None,
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        project=project,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        verb=verb,
+        object_type=type(obj).__name__.lower(),
+        object_id=str(getattr(obj, "pk", obj)),
+        before=before,
+        after=after,
+    )
+
+
+def _project_settings(project: Project) -> dict[str, Any]:
+    return {name: getattr(project, name) for name in PROJECT_SETTINGS}
+
+
+def _check_settings(values: dict[str, Any]) -> None:
+    errors = []
+    if values["min_votes"] < 1:
+        errors.append({"field": "min_votes", "message": "At least one vote is needed."})
+    if values["max_votes"] < values["min_votes"]:
+        errors.append(
+            {"field": "max_votes", "message": "Max votes cannot be below min votes."}
+        )
+    for name in ("promote_posterior", "promote_agreement", "gold_rate"):
+        if not 0 <= values[name] <= 1:
+            errors.append({"field": name, "message": "Must be between 0 and 1."})
+    if values["lease_seconds"] < 10:
+        errors.append({"field": "lease_seconds", "message": "A lease lasts at least 10 seconds."})
+    if not str(values["name"]).strip():
+        errors.append({"field": "name", "message": "Give the project a name."})
+    if errors:
+        raise ValidationFailed("The project settings are not valid.", errors)
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:50] or "project"
+    slug, n = base, 2
+    while Project.objects.filter(slug=slug).exists():
+        slug = f"{base}-{n}"
+        n += 1
+    return slug
+
+
+@transaction.atomic
+def project_create(
+    *,
+    actor: AbstractBaseUser,
+    name: str,
+    slug: str = "",
+    description: str = "",
+    item_kind: str = "image",
+    question_type: str = QuestionType.SINGLE,
+    **settings: Any,
+) -> Project:
+    """Create a project with the actor as its admin and an empty rulebook draft."""
+    defaults = {f.name: f.get_default() for f in Project._meta.fields if f.name in PROJECT_SETTINGS}
+    values = {**defaults, **settings, "name": name.strip(), "description": description}
+    _check_settings(values)
+    if slug and Project.objects.filter(slug=slug).exists():
+        raise ValidationFailed(
+            "That address is taken.", [{"field": "slug", "message": f"{slug!r} is already used."}]
+        )
+    project = Project.objects.create(
+        slug=slug or _unique_slug(name),
+        item_kind=item_kind,
+        question_type=question_type,
+        created_by=actor,
+        **values,
+    )
+    Membership.objects.create(project=project, user=actor, role=Role.ADMIN)
+    RulebookVersion.objects.create(project=project)
+    audit_record(
+        project=project, actor=actor, verb="project.create", obj=project,
+        after={"slug": project.slug, "item_kind": item_kind, "question_type": question_type,
+               **_project_settings(project)},
+    )  # fmt: skip
+    return project
+
+
+@transaction.atomic
+def project_update(*, actor: AbstractBaseUser, project: Project, **changes: Any) -> Project:
+    """Change the name, description and consensus settings; the item kind and question type
+    are fixed once a project exists (votes and rulebooks depend on them)."""
+    unknown = set(changes) - set(PROJECT_SETTINGS)
+    if unknown:
+        raise ValidationFailed(f"Cannot change {', '.join(sorted(unknown))}.")
+    before = _project_settings(project)
+    values = {**before, **changes}
+    _check_settings(values)
+    for name, value in changes.items():
+        setattr(project, name, value)
+    project.save(update_fields=list(changes))
+    after = _project_settings(project)
+    if after != before:
+        audit_record(
+            project=project, actor=actor, verb="project.update", obj=project,
+            before={k: v for k, v in before.items() if after[k] != v},
+            after={k: v for k, v in after.items() if before[k] != v},
+        )  # fmt: skip
+    return project
+
+
+# --- members --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def member_add(
+    *,
+    actor: AbstractBaseUser,
+    project: Project,
+    username: str,
+    role: str,
+    password: str = "",
+) -> Membership:
+    """Add a user to the project. With a password, a user that does not exist yet is created
+    (the admin hands the login over); without one, the user must exist."""
+    if role not in Role.values:
+        raise ValidationFailed("Unknown role.", [{"field": "role", "message": f"{role!r} is not a role."}])
+    username = username.strip()
+    if not username:
+        raise ValidationFailed("Give a username.", [{"field": "username", "message": "Required."}])
+    user_model = get_user_model()
+    user = user_model.objects.filter(username=username).first()
+    if user is None:
+        if not password:
+            raise ValidationFailed(
+                f"There is no user {username!r}.",
+                [{"field": "username", "message": f"No user {username!r}; give a password to create the account."}],
+            )
+        try:
+            validate_password(password)
+        except DjangoValidationError as exc:
+            raise ValidationFailed(
+                "The password is too weak.", [{"field": "password", "message": " ".join(exc.messages)}]
+            ) from None
+        user = user_model.objects.create_user(username=username, password=password)
+        audit_record(project=project, actor=actor, verb="user.create", obj=user, after={"username": username})
+    if Membership.objects.filter(project=project, user=user).exists():
+        raise Conflict(f"{username} is already a member of {project.name}.")
+    membership = Membership.objects.create(project=project, user=user, role=role)
+    audit_record(
+        project=project, actor=actor, verb="member.add", obj=membership,
+        after={"username": username, "role": role},
+    )  # fmt: skip
+    return membership
+
+
+def _admin_count(project: Project) -> int:
+    return Membership.objects.filter(project=project, role=Role.ADMIN).count()
+
+
+@transaction.atomic
+def member_set_role(
+    *, actor: AbstractBaseUser, project: Project, user_id: int, role: str
+) -> Membership:
+    if role not in Role.values:
+        raise ValidationFailed("Unknown role.", [{"field": "role", "message": f"{role!r} is not a role."}])
+    membership = (
+        Membership.objects.select_for_update().select_related("user")
+        .filter(project=project, user_id=user_id).first()
+    )  # fmt: skip
+    if membership is None:
+        raise NotFound("That user is not a member of this project.")
+    if membership.role == Role.ADMIN and role != Role.ADMIN and _admin_count(project) == 1:
+        raise Conflict("A project needs at least one admin; make someone else admin first.")
+    before = membership.role
+    if before != role:
+        membership.role = role
+        membership.save(update_fields=["role"])
+        audit_record(
+            project=project, actor=actor, verb="member.role", obj=membership,
+            before={"username": membership.user.username, "role": before},
+            after={"username": membership.user.username, "role": role},
+        )  # fmt: skip
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, actor: AbstractBaseUser, project: Project, user_id: int) -> None:
+    membership = (
+        Membership.objects.select_for_update().select_related("user")
+        .filter(project=project, user_id=user_id).first()
+    )  # fmt: skip
+    if membership is None:
+        raise NotFound("That user is not a member of this project.")
+    if membership.role == Role.ADMIN and _admin_count(project) == 1:
+        raise Conflict("A project needs at least one admin; make someone else admin first.")
+    audit_record(
+        project=project, actor=actor, verb="member.remove", obj=membership,
+        before={"username": membership.user.username, "role": membership.role},
+    )  # fmt: skip
+    membership.delete()
+
+
+# --- rulebook ------------------------------------------------------------------------------------
+
+
+def rulebook_draft_get_or_create(*, project: Project) -> RulebookVersion:
+    """The project's draft; a new one starts as a copy of the newest published version."""
+    draft = rulebook_draft(project=project)
+    if draft is not None:
+        return draft
+    current = rulebook_current(project=project)
+    try:
+        with transaction.atomic():
+            return RulebookVersion.objects.create(
+                project=project,
+                guidelines=current.guidelines if current else "",
+                unclear_instructions=current.unclear_instructions if current else "",
+                do_not_label=current.do_not_label if current else "",
+                labels=current.labels if current else [],
+                decision_path=current.decision_path if current else [],
+            )
+    except IntegrityError:  # another request made the draft first
+        return rulebook_draft(project=project)  # type: ignore[return-value]
+
+
+def _example_errors(project: Project, labels: list[dict[str, Any]]) -> list[rb.RulebookError]:
+    wanted = {
+        ext for lab in labels for ext in (*lab["fit_examples"], *lab["nonfit_examples"])
+    }
+    if not wanted:
+        return []
+    found = set(
+        Item.objects.filter(project=project, external_id__in=wanted).values_list("external_id", flat=True)
+    )
+    errors = []
+    for i, lab in enumerate(labels):
+        for name in ("fit_examples", "nonfit_examples"):
+            missing = [e for e in lab[name] if e not in found]
+            if missing:
+                errors.append(
+                    rb.RulebookError(name, "No item with id " + ", ".join(repr(m) for m in missing) + ".", i)
+                )
+    return errors
+
+
+def rulebook_check(*, project: Project, labels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every problem that would stop these labels being published."""
+    return [e.as_dict() for e in (*rb.validate_labels(labels), *_example_errors(project, labels))]
+
+
+@transaction.atomic
+def rulebook_draft_save(
+    *,
+    actor: AbstractBaseUser,
+    project: Project,
+    guidelines: str,
+    unclear_instructions: str,
+    do_not_label: str,
+    labels: list[dict[str, Any]],
+    change_note: str = "",
+) -> tuple[RulebookVersion, list[dict[str, Any]]]:
+    """Save the draft as given (a draft may be incomplete; nothing typed is lost) and return
+    it with the problems that would stop it being published."""
+    draft = rulebook_draft_get_or_create(project=project)
+    draft = RulebookVersion.objects.select_for_update().get(pk=draft.pk)
+    normalized = [rb.normalize_label(lab, i) for i, lab in enumerate(labels)]
+    before = rulebook_document(draft)
+    draft.guidelines = guidelines
+    draft.unclear_instructions = unclear_instructions
+    draft.do_not_label = do_not_label
+    draft.labels = normalized
+    draft.change_note = change_note.strip()[:500]
+    draft.save()
+    after = rulebook_document(draft)
+    if after != before:
+        audit_record(project=project, actor=actor, verb="rulebook.draft_save", obj=draft, before=before, after=after)
+    return draft, rulebook_check(project=project, labels=normalized)
+
+
+@transaction.atomic
+def rulebook_publish(
+    *, actor: AbstractBaseUser, project: Project, change_note: str = ""
+) -> RulebookVersion:
+    """Publish the draft as the next numbered, immutable version.
+
+    Raises ``ValidationFailed`` listing every problem (duplicate keys or hotkeys, fewer than two
+    labels, unknown example items) and ``Conflict`` if nothing changed since the last version.
+    Annotators with the project open are told to reload once the transaction commits.
+    """
+    Project.objects.select_for_update().filter(pk=project.pk).first()  # serialize publishes
+    draft = rulebook_draft(project=project)
+    if draft is None:
+        raise Conflict("There is no draft to publish; edit the rulebook first.")
+    errors = rulebook_check(project=project, labels=draft.labels)
+    if errors:
+        raise ValidationFailed("The rulebook cannot be published yet.", errors)
+    current = rulebook_current(project=project)
+    if current is not None and rb.diff(rulebook_document(current), rulebook_document(draft)).is_empty:
+        raise Conflict(f"The draft is the same as v{current.number}; change something first.")
+    number = (project.rulebook_versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    draft.status = RulebookStatus.PUBLISHED
+    draft.number = number
+    draft.published_at = timezone.now()
+    draft.published_by = actor
+    if change_note:
+        draft.change_note = change_note.strip()[:500]
+    draft.save()
+    audit_record(
+        project=project, actor=actor, verb="rulebook.publish", obj=draft,
+        before=rulebook_document(current) if current else None, after=rulebook_document(draft),
+    )  # fmt: skip
+    events.broadcast_on_commit(
+        events.project_group(project.pk),
+        {"type": "rulebook.published", "version": number, "labels": len(draft.labels)},
+    )
+    return draft

@@ -1,0 +1,378 @@
+"""Server-rendered pages. Each one parses, checks access, calls a service or selector, renders."""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from . import imports, selectors, services
+from . import rulebook as rb
+from .exceptions import Conflict, NotFound, ProjectNotFound, RoleRequired, ValidationFailed
+from .forms import (
+    ImportForm,
+    ItemFilterForm,
+    LabelFormSet,
+    MemberAddForm,
+    MemberRoleForm,
+    ProjectCreateForm,
+    ProjectSettingsForm,
+    RulebookForm,
+)
+from .models import ItemKind, Role
+
+View = Callable[..., HttpResponse]
+
+
+def project_page(role: str = Role.ANNOTATOR) -> Callable[[View], View]:
+    """Log in first; then outsiders get 404 and members below ``role`` get 403."""
+
+    def decorate(view: View) -> View:
+        @login_required
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                access = selectors.access_project(user=request.user, slug=slug, role=role)
+            except ProjectNotFound:
+                raise Http404("Project not found.") from None
+            except RoleRequired as exc:
+                raise PermissionDenied(exc.message) from None
+            request.access = access  # type: ignore[attr-defined]
+            try:
+                return view(request, access, *args, **kwargs)
+            except NotFound as exc:
+                raise Http404(exc.message) from None
+
+        return wrapper
+
+    return decorate
+
+
+def _ctx(access: selectors.ProjectAccess, **extra: Any) -> dict[str, Any]:
+    return {"project": access.project, "role": access.role, "access": access, **extra}
+
+
+def _form_errors(form: Any, exc: ValidationFailed) -> None:
+    for err in exc.errors:
+        field = err.get("field")
+        form.add_error(field if field in form.fields else None, err.get("message") or err.get("reason"))
+    if not exc.errors:
+        form.add_error(None, exc.message)
+
+
+# --- projects ---------------------------------------------------------------------------------------
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "annotation/project_list.html", {"rows": selectors.project_rows_for_user(user=request.user)})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_create(request: HttpRequest) -> HttpResponse:
+    form = ProjectCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = services.project_create(actor=request.user, **form.cleaned_data)
+        except ValidationFailed as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, f"Project “{project.name}” created. Next: write its rulebook.")
+            return redirect("rulebook-edit", slug=project.slug)
+    return render(request, "annotation/project_create.html", {"form": form})
+
+
+@project_page()
+def project_overview(request: HttpRequest, access: selectors.ProjectAccess) -> HttpResponse:
+    project = access.project
+    return render(
+        request,
+        "annotation/project_overview.html",
+        _ctx(
+            access,
+            progress=selectors.project_progress(project=project),
+            rulebook=selectors.rulebook_current(project=project),
+            recent_imports=selectors.import_job_list(project=project)[:5] if access.has(Role.ADMIN) else [],
+        ),
+    )
+
+
+@project_page(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def project_settings(request: HttpRequest, access: selectors.ProjectAccess) -> HttpResponse:
+    # The form edits a copy: the service compares against the project as it was.
+    form = ProjectSettingsForm(request.POST or None, instance=copy.copy(access.project))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.project_update(
+                actor=request.user,
+                project=access.project,
+                **{k: form.cleaned_data[k] for k in form.changed_data},
+            )
+        except ValidationFailed as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("project-settings", slug=access.project.slug)
+    return render(request, "annotation/project_settings.html", _ctx(access, form=form))
+
+
+@project_page(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def members(request: HttpRequest, access: selectors.ProjectAccess) -> HttpResponse:
+    project = access.project
+    add_form = MemberAddForm(request.POST if request.POST.get("action") == "add" else None)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "add" and add_form.is_valid():
+                m = services.member_add(actor=request.user, project=project, **add_form.cleaned_data)
+                messages.success(request, f"{m.user.username} added as {m.get_role_display().lower()}.")
+                return redirect("members", slug=project.slug)
+            if action in ("role", "remove"):
+                role_form = MemberRoleForm(request.POST)
+                if not role_form.is_valid():
+                    messages.error(request, "Choose a member and a role.")
+                elif action == "role":
+                    services.member_set_role(
+                        actor=request.user, project=project,
+                        user_id=role_form.cleaned_data["user_id"], role=role_form.cleaned_data["role"],
+                    )  # fmt: skip
+                    messages.success(request, "Role changed.")
+                else:
+                    services.member_remove(actor=request.user, project=project, user_id=role_form.cleaned_data["user_id"])
+                    messages.success(request, "Member removed.")
+                return redirect("members", slug=project.slug)
+        except ValidationFailed as exc:
+            _form_errors(add_form, exc)
+        except (Conflict, NotFound) as exc:
+            messages.error(request, exc.message)
+            if action != "add":
+                return redirect("members", slug=project.slug)
+    return render(
+        request,
+        "annotation/members.html",
+        _ctx(access, members=selectors.member_list(project=project), add_form=add_form, roles=Role.choices),
+    )
+
+
+# --- rulebook -------------------------------------------------------------------------------------
+
+
+def _version_context(access: selectors.ProjectAccess, version: Any) -> dict[str, Any]:
+    examples = selectors.rulebook_example_items(project=access.project, version=version) if version else {}
+    return _ctx(access, version=version, examples=examples)
+
+
+@project_page()
+def rulebook_view(request: HttpRequest, access: selectors.ProjectAccess, number: int | None = None) -> HttpResponse:
+    if number is None:
+        version = selectors.rulebook_current(project=access.project)
+    else:
+        version = selectors.rulebook_version_get(project=access.project, number=number)
+        if not version.is_published:
+            raise Http404("Not a published version.")
+    return render(request, "annotation/rulebook_view.html", _version_context(access, version))
+
+
+def _labels_from_formset(formset: Any) -> list[dict[str, Any]]:
+    labels = []
+    for form in formset.forms:
+        if formset.can_delete and formset._should_delete_form(form):
+            continue
+        data = form.cleaned_data if hasattr(form, "cleaned_data") else {}
+        if not any(str(v).strip() for k, v in data.items() if k not in ("DELETE", "color")):
+            continue  # an empty row the admin added and left empty
+        labels.append({k: v for k, v in data.items() if k != "DELETE"})
+    return labels
+
+
+def _label_initial(labels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {**lab, "fit_examples": ", ".join(lab.get("fit_examples", [])),
+         "nonfit_examples": ", ".join(lab.get("nonfit_examples", []))}
+        for lab in labels
+    ]  # fmt: skip
+
+
+def _attach_problems(form: Any, formset: Any, problems: list[dict[str, Any]]) -> None:
+    kept = [f for f in formset.forms if not (formset.can_delete and formset._should_delete_form(f))
+            and any(str(v).strip() for k, v in getattr(f, "cleaned_data", {}).items() if k not in ("DELETE", "color"))]  # fmt: skip
+    for p in problems:
+        index = p.get("label")
+        if index is not None and index < len(kept):
+            kept[index].add_error(p["field"] if p["field"] in kept[index].fields else None, p["message"])
+        else:
+            form.add_error(None, p["message"])
+
+
+@project_page(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def rulebook_edit(request: HttpRequest, access: selectors.ProjectAccess) -> HttpResponse:
+    project = access.project
+    draft = services.rulebook_draft_get_or_create(project=project)
+    current = selectors.rulebook_current(project=project)
+    if request.method == "POST":
+        form = RulebookForm(request.POST)
+        formset = LabelFormSet(request.POST, prefix="labels")
+        if form.is_valid() and formset.is_valid():
+            labels = _labels_from_formset(formset)
+            draft, problems = services.rulebook_draft_save(
+                actor=request.user, project=project, labels=labels, **form.cleaned_data
+            )
+            if request.POST.get("action") == "publish":
+                if not problems:
+                    try:
+                        version = services.rulebook_publish(actor=request.user, project=project)
+                    except Conflict as exc:
+                        messages.error(request, exc.message)
+                    except ValidationFailed as exc:
+                        problems = exc.errors
+                    else:
+                        messages.success(request, f"Published version {version.number}.")
+                        return redirect("rulebook-history", slug=project.slug)
+                if problems:
+                    _attach_problems(form, formset, problems)
+                    messages.error(request, "Not published: fix the problems marked below. Your draft is saved.")
+            elif problems:
+                _attach_problems(form, formset, problems)
+                messages.warning(request, "Draft saved. It cannot be published until the problems below are fixed.")
+            else:
+                messages.success(request, "Draft saved.")
+                return redirect("rulebook-edit", slug=project.slug)
+    else:
+        form = RulebookForm(
+            initial={
+                "guidelines": draft.guidelines,
+                "unclear_instructions": draft.unclear_instructions,
+                "do_not_label": draft.do_not_label,
+                "change_note": draft.change_note,
+            }
+        )
+        initial = _label_initial(draft.labels) or [{}, {}]
+        formset = LabelFormSet(initial=initial, prefix="labels")
+    return render(
+        request,
+        "annotation/rulebook_edit.html",
+        _ctx(access, form=form, formset=formset, draft=draft, current=current),
+    )
+
+
+@project_page()
+def rulebook_history(request: HttpRequest, access: selectors.ProjectAccess) -> HttpResponse:
+    versions = list(selectors.rulebook_versions(project=access.project))
+    numbers = [v.number for v in versions]
+    comparison = None
+    a, b = request.GET.get("a"), request.GET.get("b")
+    if not a and not b and len(numbers) >= 2:
+        a, b = str(numbers[1]), str(numbers[0])
+    if a and b:
+        try:
+            old = next(v for v in versions if v.number == int(a))
+            new = next(v for v in versions if v.number == int(b))
+        except (StopIteration, ValueError):
+            messages.error(request, "Choose two published versions to compare.")
+        else:
+            comparison = {
+                "old": old,
+                "new": new,
+                "diff": rb.diff(selectors.rulebook_document(old), selectors.rulebook_document(new)),
+            }
+    return render(
+        request, "annotation/rulebook_history.html", _ctx(access, versions=versions, comparison=comparison)
+    )
+
+
+# --- import -------------------------------------------------------------------------------------
+
+
+@project_page(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def import_page(request: HttpRequest, access: selectors.ProjectAccess) -> HttpResponse:
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            job = imports.import_create(actor=request.user, project=access.project, name=upload.name, upload=upload)
+        except ValidationFailed as exc:
+            _form_errors(form, exc)
+            for err in exc.errors:
+                form.add_error("file", err.get("reason", ""))
+        else:
+            imports.import_start(job=job)
+            return redirect("import-job", slug=access.project.slug, job_id=job.pk)
+    return render(
+        request,
+        "annotation/import.html",
+        _ctx(access, form=form, jobs=selectors.import_job_list(project=access.project)[:20]),
+    )
+
+
+@project_page(Role.ADMIN)
+def import_job(request: HttpRequest, access: selectors.ProjectAccess, job_id: int) -> HttpResponse:
+    job = selectors.import_job_get(project=access.project, job_id=job_id)
+    return render(
+        request,
+        "annotation/import_job.html",
+        _ctx(access, job=job, api_url=reverse("api-import", args=[access.project.slug, job.pk])),
+    )
+
+
+# --- items -------------------------------------------------------------------------------------
+
+
+@project_page(Role.REVIEWER)
+def item_list(request: HttpRequest, access: selectors.ProjectAccess) -> HttpResponse:
+    form = ItemFilterForm(request.GET or None)
+    filters = selectors.ItemFilters()
+    if form.is_valid():
+        filters = selectors.ItemFilters(**{k: v for k, v in form.cleaned_data.items() if v})
+    page = Paginator(selectors.item_list(project=access.project, filters=filters), 48).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "annotation/item_list.html",
+        _ctx(
+            access, form=form, page=page, query=query.urlencode(),
+            meta_keys=selectors.item_metadata_keys(project=access.project),
+            is_image=access.project.item_kind == ItemKind.IMAGE,
+        ),
+    )  # fmt: skip
+
+
+@project_page(Role.REVIEWER)
+def item_detail(request: HttpRequest, access: selectors.ProjectAccess, item_id: int) -> HttpResponse:
+    item = selectors.item_get(project=access.project, item_id=item_id)
+    return render(request, "annotation/item_detail.html", _ctx(access, item=item))
+
+
+@project_page()
+def item_file(request: HttpRequest, access: selectors.ProjectAccess, item_id: int, which: str) -> HttpResponse:
+    """An item's image or thumbnail, for members only (media is never served publicly)."""
+    item = selectors.item_get(project=access.project, item_id=item_id)
+    name = item.image if which == "image" else item.thumbnail
+    if not name or not default_storage.exists(name):
+        raise Http404("No file.")
+    response = FileResponse(default_storage.open(name, "rb"))
+    response["Cache-Control"] = "private, max-age=86400"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@project_page(Role.ADMIN)
+def audit_log(request: HttpRequest, access: selectors.ProjectAccess) -> HttpResponse:
+    page = Paginator(selectors.audit_list(project=access.project), 50).get_page(request.GET.get("page"))
+    return render(request, "annotation/audit.html", _ctx(access, page=page))

@@ -1,0 +1,204 @@
+"""Quorum settings. Everything that differs between machines comes from the environment.
+
+- no ``DATABASE_URL``: SQLite file ``db.sqlite3`` (WAL, IMMEDIATE transactions);
+  ``DATABASE_URL=postgres://…``: PostgreSQL through psycopg 3 with Django's connection pool.
+- no ``REDIS_URL``: in-memory channel layer and the immediate task backend;
+  ``REDIS_URL=redis://…``: channels-redis and RQ workers through django-tasks-rq.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+DEBUG = _env_bool("QUORUM_DEBUG", False)
+SECRET_KEY = os.environ.get(
+    "QUORUM_SECRET_KEY", "insecure-local-only-set-QUORUM_SECRET_KEY-in-production"
+)
+ALLOWED_HOSTS = [
+    h.strip()
+    for h in os.environ.get("QUORUM_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+    if h.strip()
+]
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("QUORUM_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "django_tasks",
+    "django_rq",
+    "annotation",
+    "consensus",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "quorum.urls"
+ASGI_APPLICATION = "quorum.asgi.application"
+WSGI_APPLICATION = "quorum.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database ---------------------------------------------------------------------------------
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if DATABASE_URL:
+    _db = dj_database_url.parse(DATABASE_URL)
+    if _db["ENGINE"] == "django.db.backends.postgresql":
+        # Under ASGI each sync request runs on a fresh thread: without a pool every request
+        # reconnects (~25 ms). See ../shared/PERFORMANCE.md.
+        _db.setdefault("OPTIONS", {})
+        if _env_bool("QUORUM_DB_POOL", True):
+            _db["OPTIONS"]["pool"] = {"min_size": 2, "max_size": 20, "timeout": 10}
+        else:
+            _db["CONN_MAX_AGE"] = 60
+    DATABASES = {"default": _db}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("QUORUM_SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            "OPTIONS": {
+                # Writers take the lock up front so concurrent writers queue instead of failing
+                # with "database is locked" halfway through a transaction.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                ),
+            },
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- channels and background work --------------------------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 3600}}
+
+# --- auth ------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "project-list"
+LOGOUT_REDIRECT_URL = "login"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first, so an anonymous API call is answered 401 with a WWW-Authenticate header.
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "annotation.api.errors.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Quorum API",
+    "DESCRIPTION": (
+        "Projects, members, rulebooks and item import for Quorum. Authenticate with a token "
+        "(`Authorization: Token <key>`, from `POST /api/auth/token/`) or a browser session."
+    ),
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # Swagger UI from the drf-spectacular-sidecar package: the docs page loads nothing from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- i18n, static and media ---------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve straight from the source folders too, so `make run` needs no collectstatic step.
+WHITENOISE_USE_FINDERS = True
+MEDIA_ROOT = Path(os.environ.get("QUORUM_MEDIA_ROOT", str(BASE_DIR / "media")))
+MEDIA_URL = "/media/"  # never served publicly: item files go through permission-checked views
+
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+# --- import limits ----------------------------------------------------------------------------
+QUORUM_MAX_UPLOAD_BYTES = int(os.environ.get("QUORUM_MAX_UPLOAD_BYTES", 2 * 1024**3))
+QUORUM_MAX_IMAGE_BYTES = int(os.environ.get("QUORUM_MAX_IMAGE_BYTES", 25 * 1024**2))
+QUORUM_MAX_IMAGE_PIXELS = int(os.environ.get("QUORUM_MAX_IMAGE_PIXELS", 50_000_000))
+QUORUM_MAX_ZIP_ENTRIES = int(os.environ.get("QUORUM_MAX_ZIP_ENTRIES", 200_000))
+QUORUM_MAX_ZIP_TOTAL_BYTES = int(os.environ.get("QUORUM_MAX_ZIP_TOTAL_BYTES", 20 * 1024**3))
+QUORUM_THUMBNAIL_SIZE = 256
+# Imports with more bytes than this run as a background task; smaller ones finish in the request.
+QUORUM_IMPORT_INLINE_BYTES = int(os.environ.get("QUORUM_IMPORT_INLINE_BYTES", 2 * 1024**2))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("QUORUM_LOG_LEVEL", "WARNING")},
+}
