@@ -61,14 +61,20 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=Q(min_votes__gte=1) & Q(max_votes__gte=models.F("min_votes")),
                 name="project_votes_range",
+                violation_error_message="Max votes cannot be below min votes; min votes is at least 1.",
             ),
             models.CheckConstraint(
                 condition=Q(promote_posterior__gte=0, promote_posterior__lte=1)
                 & Q(promote_agreement__gte=0, promote_agreement__lte=1)
                 & Q(gold_rate__gte=0, gold_rate__lte=1),
                 name="project_thresholds_range",
+                violation_error_message="Thresholds and the gold rate are between 0 and 1.",
             ),
-            models.CheckConstraint(condition=Q(lease_seconds__gte=10), name="project_lease_min"),
+            models.CheckConstraint(
+                condition=Q(lease_seconds__gte=10),
+                name="project_lease_min",
+                violation_error_message="A lease lasts at least 10 seconds.",
+            ),
         ]
 
     def __str__(self) -> str:

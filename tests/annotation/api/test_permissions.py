@@ -1,0 +1,167 @@
+"""Every page and endpoint × admin / reviewer / annotator / outsider / anonymous.
+
+Outsiders (members of another project only) get 404, as if the project did not exist;
+members below the needed role get 403; anonymous users get 401 (API) or the login page.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+
+from annotation import imports, services
+from annotation.models import Item
+from tests.conftest import api_client, image_bytes, labels, publish, zip_bytes
+
+ROLES = ["admin", "reviewer", "annotator", "outsider", "anonymous"]
+RANK = {"annotator": 1, "reviewer": 2, "admin": 3}
+
+
+@dataclass
+class World:
+    team: object
+    item: Item
+    job_id: int
+
+
+@pytest.fixture
+def world(image_team) -> World:
+    publish(image_team, "cat", "dog")
+    changed = labels("cat", "dog")
+    changed[0]["definition"] = "A changed cat."
+    services.rulebook_draft_save(actor=image_team.admin, project=image_team.project, guidelines="", unclear_instructions="", do_not_label="", labels=changed)
+    job = imports.import_create(actor=image_team.admin, project=image_team.project, name="a.zip", upload=io.BytesIO(zip_bytes({"a.jpg": image_bytes()})))
+    imports.import_start(job=job)
+    return World(image_team, Item.objects.get(project=image_team.project), job.pk)
+
+
+def expected(role: str, needed: str, ok: int, anonymous: int) -> int:
+    if role == "anonymous":
+        return anonymous
+    if role == "outsider":
+        return 404
+    return ok if RANK[role] >= RANK[needed] else 403
+
+
+API = [
+    # (method, path, body, needed role, success status)
+    ("get", "/api/projects/{slug}/", None, "annotator", 200),
+    ("patch", "/api/projects/{slug}/", {"max_votes": 6}, "admin", 200),
+    ("get", "/api/projects/{slug}/members/", None, "admin", 200),
+    ("post", "/api/projects/{slug}/members/", {"username": "fresh", "role": "annotator", "password": "long-enough-pw"}, "admin", 201),
+    ("patch", "/api/projects/{slug}/members/{annotator_id}/", {"role": "reviewer"}, "admin", 200),
+    ("delete", "/api/projects/{slug}/members/{annotator_id}/", None, "admin", 204),
+    ("get", "/api/projects/{slug}/rulebook/", None, "annotator", 200),
+    ("get", "/api/projects/{slug}/rulebook/versions/", None, "annotator", 200),
+    ("get", "/api/projects/{slug}/rulebook/versions/1/", None, "annotator", 200),
+    ("get", "/api/projects/{slug}/rulebook/draft/", None, "admin", 200),
+    ("put", "/api/projects/{slug}/rulebook/draft/", {"labels": labels("a", "b")}, "admin", 200),
+    ("post", "/api/projects/{slug}/rulebook/publish/", {}, "admin", 201),
+    ("get", "/api/projects/{slug}/items/", None, "reviewer", 200),
+    ("get", "/api/projects/{slug}/items/{item_id}/", None, "reviewer", 200),
+    ("get", "/api/projects/{slug}/imports/", None, "admin", 200),
+    ("post", "/api/projects/{slug}/imports/", "upload", "admin", 201),
+    ("get", "/api/projects/{slug}/imports/{job_id}/", None, "admin", 200),
+    ("get", "/api/projects/{slug}/audit/", None, "admin", 200),
+]
+
+
+def fill(path: str, world: World) -> str:
+    t = world.team
+    return path.format(slug=t.project.slug, annotator_id=t.annotator.pk, item_id=world.item.pk, job_id=world.job_id)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("method,path,body,needed,ok", API, ids=[f"{m} {p}" for m, p, *_ in API])
+def test_api_permission_matrix(world, role, method, path, body, needed, ok):
+    client = api_client(world.team.user(role))
+    kwargs = {"format": "json"}
+    if body == "upload":
+        body, kwargs = {"file": io.BytesIO(image_bytes("PNG")) }, {"format": "multipart"}
+        body["file"].name = "one.png"
+    response = getattr(client, method)(fill(path, world), body, **kwargs)
+    assert response.status_code == expected(role, needed, ok, 401), response.content[:300]
+    if response.status_code == 404:
+        assert response.json() == {"detail": "Project not found."}  # no hint that it exists
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_project_list_shows_only_my_projects(world, role):
+    response = api_client(world.team.user(role)).get("/api/projects/")
+    if role == "anonymous":
+        assert response.status_code == 401
+        return
+    slugs = {p["slug"] for p in response.json()}
+    assert (world.team.project.slug in slugs) == (role != "outsider")
+    assert (world.team.other_project.slug in slugs) == (role == "outsider")
+
+
+def test_anyone_logged_in_can_create_a_project_and_becomes_its_admin(world):
+    response = api_client(world.team.outsider).post("/api/projects/", {"name": "Mine", "item_kind": "text"}, format="json")
+    assert response.status_code == 201
+    assert api_client(world.team.outsider).get(f"/api/projects/{response.json()['slug']}/members/").json()[0]["role"] == "admin"
+    assert api_client(None).post("/api/projects/", {"name": "Nope"}, format="json").status_code == 401
+
+
+PAGES = [
+    ("/p/{slug}/", "annotator"),
+    ("/p/{slug}/rulebook/", "annotator"),
+    ("/p/{slug}/rulebook/v1/", "annotator"),
+    ("/p/{slug}/rulebook/history/", "annotator"),
+    ("/p/{slug}/items/{item_id}/image", "annotator"),
+    ("/p/{slug}/items/{item_id}/thumbnail", "annotator"),
+    ("/p/{slug}/items/", "reviewer"),
+    ("/p/{slug}/items/{item_id}/", "reviewer"),
+    ("/p/{slug}/settings/", "admin"),
+    ("/p/{slug}/members/", "admin"),
+    ("/p/{slug}/rulebook/edit/", "admin"),
+    ("/p/{slug}/import/", "admin"),
+    ("/p/{slug}/imports/{job_id}/", "admin"),
+    ("/p/{slug}/audit/", "admin"),
+]
+
+
+def page_client(user) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("path,needed", PAGES, ids=[p for p, _ in PAGES])
+def test_page_permission_matrix(world, role, path, needed):
+    response = page_client(world.team.user(role)).get(fill(path, world))
+    assert response.status_code == expected(role, needed, 200, 302)
+    if role == "anonymous":
+        assert response["Location"].startswith("/accounts/login/?next=")
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("path", ["/", "/projects/new/"])
+def test_pages_outside_projects_need_a_login(world, role, path):
+    response = page_client(world.team.user(role)).get(path)
+    assert response.status_code == (302 if role == "anonymous" else 200)
+
+
+@pytest.mark.parametrize("role", ["reviewer", "annotator", "outsider"])
+def test_posting_to_admin_pages_changes_nothing(world, role):
+    client = page_client(world.team.user(role))
+    slug = world.team.project.slug
+    client.post(f"/p/{slug}/members/", {"action": "add", "username": "intruder", "role": "admin", "password": "long-enough-pw"})
+    client.post(f"/p/{slug}/settings/", {"name": "Hijacked", "min_votes": 1, "max_votes": 1, "promote_posterior": 0, "promote_agreement": 0, "gold_rate": 0, "lease_seconds": 10})
+    world.team.project.refresh_from_db()
+    assert world.team.project.name != "Hijacked"
+    assert not world.team.project.memberships.filter(user__username="intruder").exists()
+
+
+def test_api_token_authentication(world):
+    response = Client().post("/api/auth/token/", {"username": world.team.annotator.username, "password": "correct-horse-battery"})
+    token = response.json()["token"]
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get(f"/api/projects/{world.team.project.slug}/").status_code == 200
+    assert client.get(f"/api/projects/{world.team.project.slug}/items/").status_code == 403
+    assert Client(HTTP_AUTHORIZATION="Token wrong").get("/api/projects/").status_code == 401

@@ -1,0 +1,157 @@
+"""Importing items through the service and the command line: kept, skipped and refused rows."""
+
+import io
+import json
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from annotation import imports
+from annotation.models import ImportJob, Item
+from tests.conftest import image_bytes, jsonl, publish, zip_bytes
+
+
+def run(team, name, data, **kw):
+    job = imports.import_create(actor=team.admin, project=team.project, name=name, upload=io.BytesIO(data))
+    return imports.import_start(job=job, **kw)
+
+
+def test_jsonl_keeps_good_rows_and_reports_bad_ones(team):
+    publish(team, "cat", "dog")
+    data = jsonl(
+        [
+            {"id": "a", "text": "first", "metadata": {"lang": "en"}, "gold": "cat"},
+            {"id": "b", "text": "second", "gold": "bird"},
+            "{oops",
+            {"id": "c", "text": "third"},
+        ]
+    )
+    job = run(team, "items.jsonl", data)
+    assert (job.status, job.total, job.created, job.skipped, job.failed) == ("done", 4, 2, 0, 2)
+    assert job.errors == [
+        {"row": "line 2", "field": "gold", "reason": "gold 'bird' is not a label of rulebook v1 (cat, dog)"},
+        {"row": "line 3", "field": "line", "reason": "not valid JSON: Expecting property name enclosed in double quotes at column 2"},
+    ]
+    items = {i.external_id: i for i in Item.objects.filter(project=team.project)}
+    assert set(items) == {"a", "c"}
+    assert (items["a"].metadata, items["a"].gold, items["a"].state) == ({"lang": "en"}, "cat", "queued")
+    assert not ImportJob.objects.get(pk=job.pk).source_path or not default_storage.exists(job.source_path)
+
+
+def test_reimport_skips_same_id_and_same_content(team):
+    run(team, "one.jsonl", jsonl([{"id": "a", "text": "hello"}]))
+    job = run(team, "two.jsonl", jsonl([{"id": "a", "text": "changed"}, {"id": "z", "text": "hello"}, {"id": "n", "text": "new"}, {"id": "n", "text": "dup in file"}]))
+    assert (job.created, job.skipped, job.failed) == (1, 3, 0)
+    assert [s["reason"] for s in job.skipped_rows] == [
+        "id 'n' appears earlier in this import",
+        "id 'a' is already in the project",
+        "same content as item 'a'",
+    ]
+    assert Item.objects.filter(project=team.project).count() == 2
+    assert Item.objects.get(project=team.project, external_id="a").text == "hello"  # never overwritten
+
+
+def test_text_file_one_item_per_line(team):
+    job = run(team, "lines.txt", b"alpha\nbeta\n\nalpha\n")
+    assert (job.created, job.skipped) == (2, 1)
+    assert sorted(Item.objects.values_list("text", flat=True)) == ["alpha", "beta"]
+
+
+def test_csv_with_missing_columns_imports_nothing_and_says_why(team):
+    job = run(team, "items.csv", b"id,caption\n1,hello\n")
+    assert (job.created, job.failed) == (0, 1)
+    assert job.errors[0]["row"] == "line 1" and "needs a 'text' or an 'image' column" in job.errors[0]["reason"]
+
+
+def test_csv_columns_become_metadata(team):
+    job = run(team, "items.csv", b"id,text,source,split\n1,hello,web,train\n2,bye,,test\n")
+    assert job.created == 2
+    assert dict(Item.objects.values_list("external_id", "metadata")) == {"1": {"source": "web", "split": "train"}, "2": {"split": "test"}}
+
+
+def test_zip_of_images_stores_files_and_thumbnails(image_team):
+    data = zip_bytes(
+        {
+            "cats/a.jpg": image_bytes("JPEG", (640, 480)),
+            "cats/b.png": image_bytes("PNG", (100, 100), (0, 0, 255)),
+            "cats/c.jpg": b"I am a text file named .jpg",
+            "../escape.jpg": image_bytes("JPEG", (10, 10), (1, 2, 3)),
+            "cats/truncated.webp": image_bytes("WEBP", (300, 300), (9, 9, 9))[:60],
+        }
+    )
+    job = run(image_team, "photos.zip", data)
+    assert (job.created, job.failed) == (2, 3)
+    assert {e["row"] for e in job.errors} == {"cats/c.jpg", "../escape.jpg", "cats/truncated.webp"}
+    item = Item.objects.get(external_id="cats/a.jpg")
+    assert (item.kind, item.width, item.height) == ("image", 640, 480)
+    assert default_storage.exists(item.image) and default_storage.exists(item.thumbnail)
+    assert item.thumbnail.endswith(".jpg") and item.image.endswith(".jpg")
+
+
+def test_oversized_image_is_refused(image_team, settings):
+    settings.QUORUM_MAX_IMAGE_BYTES = 10_000
+    job = run(image_team, "big.zip", zip_bytes({"big.png": image_bytes("PNG", (400, 400)) + b"\0" * 20_000, "ok.jpg": image_bytes("JPEG", (10, 10))}))
+    assert (job.created, job.failed) == (1, 1)
+    assert "the limit is 0.0 MB" in job.errors[0]["reason"]
+
+
+def test_wrong_kind_of_row_for_the_project(image_team):
+    job = run(image_team, "t.jsonl", jsonl([{"id": "x", "text": "words"}]))
+    assert job.errors == [{"row": "line 1", "field": "image", "reason": "this project labels images; the row has text"}]
+
+
+def test_unknown_format_is_refused_before_anything_is_stored(team):
+    with pytest.raises(Exception, match="not a format Quorum imports"):
+        imports.import_create(actor=team.admin, project=team.project, name="data.xlsx", upload=io.BytesIO(b"x"))
+    assert not ImportJob.objects.exists()
+
+
+def test_large_import_runs_as_a_background_task(team, settings, django_capture_on_commit_callbacks):
+    from django_tasks import default_task_backend
+
+    from annotation.tasks import import_run_task
+
+    settings.QUORUM_IMPORT_INLINE_BYTES = 10
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    job = imports.import_create(actor=team.admin, project=team.project, name="x.txt", upload=io.BytesIO(b"one\ntwo\n" * 3))
+    with django_capture_on_commit_callbacks(execute=True):
+        returned = imports.import_start(job=job)
+    assert returned.status == "pending"  # the request returns at once
+    (queued,) = default_task_backend.results
+    assert queued.task.func is import_run_task.func and queued.kwargs == {"job_id": job.pk}
+    import_run_task.call(**queued.kwargs)  # what a worker does
+    job.refresh_from_db()
+    assert (job.status, job.created, job.skipped) == ("done", 2, 4)
+
+
+def test_import_items_command_imports_a_folder_and_reports_errors(image_team, tmp_path, capsys):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(image_bytes("JPEG", (50, 50)))
+    (folder / "b.tiff").write_bytes(image_bytes("TIFF", (50, 50), (0, 255, 0)))
+    (folder / "bad.jpg").write_bytes(b"not really")
+    call_command("import_items", image_team.project.slug, str(folder))
+    out, err = capsys.readouterr()
+    assert "3 rows, 2 imported, 0 skipped, 1 errors" in out
+    assert "bad.jpg: image: not an image" in err
+    assert (folder / "a.jpg").exists()  # a local source is read in place, never deleted
+    call_command("import_items", image_team.project.slug, str(folder))
+    assert "0 imported, 2 skipped, 1 errors" in capsys.readouterr().out
+
+
+def test_import_items_command_unknown_project(db):
+    with pytest.raises(CommandError, match="No project with slug 'nope'"):
+        call_command("import_items", "nope", "x.jsonl")
+
+
+def test_gold_for_multi_choice_is_a_list(db):
+    from tests.conftest import make_team
+
+    multi = make_team("text", "multi")
+    publish(multi, "red", "blue")
+    job = run(multi, "m.jsonl", jsonl([{"id": 1, "text": "a", "gold": ["red", "blue"]}, {"id": 2, "text": "b", "gold": "red"}, {"id": 3, "text": "c", "gold": {"x": 1}}]))
+    assert job.created == 2 and job.failed == 1
+    assert dict(Item.objects.values_list("external_id", "gold")) == {"1": ["red", "blue"], "2": ["red"]}
+    assert json.dumps(job.errors[0]).count("gold must be a label key") == 1

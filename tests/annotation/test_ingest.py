@@ -1,0 +1,147 @@
+"""Reading import files and checking images by content, without the database."""
+
+import io
+import zipfile
+
+import pytest
+from PIL import Image
+
+from annotation import ingest
+from tests.conftest import image_bytes, jsonl, zip_bytes
+
+LIMITS = ingest.Limits(image_bytes=2_000_000, image_pixels=1_000_000, zip_entries=100, zip_total_bytes=10_000_000)
+
+
+def rows(it):
+    out = list(it)
+    return [r for r in out if isinstance(r, ingest.Row)], [r for r in out if isinstance(r, ingest.RowError)]
+
+
+@pytest.mark.parametrize("fmt,ext", [("JPEG", "jpg"), ("PNG", "png"), ("WEBP", "webp"), ("TIFF", "tif")])
+def test_accepted_formats_get_a_thumbnail(fmt, ext):
+    checked = ingest.check_image(image_bytes(fmt, (600, 300)), LIMITS)
+    assert (checked.extension, checked.width, checked.height) == (ext, 600, 300)
+    thumb = Image.open(io.BytesIO(checked.thumbnail_jpeg))
+    assert thumb.format == "JPEG" and max(thumb.size) == 256
+
+
+def test_truncated_image_is_refused():
+    data = image_bytes("JPEG", (400, 400))
+    with pytest.raises(ingest.ImageRejected, match="truncated or corrupted"):
+        ingest.check_image(data[: len(data) // 2], LIMITS)
+
+
+def test_text_file_named_jpg_is_refused_by_content():
+    with pytest.raises(ingest.ImageRejected, match="not an image"):
+        ingest.check_image(b"hello, I am text pretending to be a photo\n" * 20, LIMITS)
+
+
+def test_gif_is_not_accepted():
+    with pytest.raises(ingest.ImageRejected, match="GIF images are not accepted"):
+        ingest.check_image(image_bytes("GIF"), LIMITS)
+
+
+def test_oversized_file_is_refused_before_decoding():
+    with pytest.raises(ingest.ImageRejected, match="the limit is 1.9 MB"):
+        ingest.check_image(b"\xff" * 2_100_000, LIMITS)
+
+
+def test_pixel_bomb_is_refused_from_its_header():
+    # A 20000×20000 PNG compresses to a few hundred KB but would expand to 1.2 GB of pixels.
+    out = io.BytesIO()
+    Image.new("1", (20_000, 20_000)).save(out, "PNG")
+    limits = ingest.Limits(image_bytes=10_000_000, image_pixels=1_000_000, zip_entries=10, zip_total_bytes=10**9)
+    with pytest.raises(ingest.ImageRejected, match="megapixels|decompression bomb"):
+        ingest.check_image(out.getvalue(), limits)
+
+
+def test_jsonl_reports_each_bad_line_with_its_number():
+    data = jsonl(
+        [
+            {"id": "a", "text": "fine"},
+            "{not json",
+            "[1, 2]",
+            {"id": "b"},
+            {"id": "c", "text": "x", "metadata": "nope"},
+            {"id": "d", "text": "also fine", "metadata": {"k": 1}, "gold": "cat"},
+        ]
+    )
+    good, bad = rows(ingest.read_jsonl(io.BytesIO(data), ingest.NoFiles(), LIMITS))
+    assert [r.external_id for r in good] == ["a", "d"]
+    assert good[1].metadata == {"k": 1} and good[1].gold == "cat"
+    assert [(e.where, e.field) for e in bad] == [("line 2", "line"), ("line 3", "line"), ("line 4", "text"), ("line 5", "metadata")]
+    assert bad[0].reason.startswith("not valid JSON")
+    assert bad[2].reason == "the row has neither 'text' nor 'image'"
+
+
+def test_jsonl_image_urls_are_never_fetched():
+    data = jsonl([{"id": "a", "image": "http://169.254.169.254/latest"}])
+    _, bad = rows(ingest.read_jsonl(io.BytesIO(data), ingest.NoFiles(), LIMITS))
+    assert "not downloaded from URLs" in bad[0].reason
+
+
+def test_csv_without_text_or_image_column_is_refused_with_the_columns_found():
+    _, bad = rows(ingest.read_csv(io.BytesIO(b"id,caption\n1,hello\n"), ingest.NoFiles(), LIMITS))
+    assert [(e.where, e.field) for e in bad] == [("line 1", "header")]
+    assert "needs a 'text' or an 'image' column; found: 'id', 'caption'" in bad[0].reason
+
+
+def test_csv_other_columns_become_metadata_and_short_rows_are_reported():
+    data = b"id,text,source,gold\n1,hello,web,cat\n2,short\n3,bye,,[\"cat\"]\n"
+    good, bad = rows(ingest.read_csv(io.BytesIO(data), ingest.NoFiles(), LIMITS))
+    assert [(r.external_id, r.text, r.metadata, r.gold) for r in good] == [
+        ("1", "hello", {"source": "web"}, "cat"),
+        ("3", "bye", {}, ["cat"]),
+    ]
+    assert [(e.where, e.reason) for e in bad] == [("line 3", "has 2 cells; the header has 4 columns")]
+
+
+def test_zip_entries_that_escape_are_refused_and_never_read(tmp_path):
+    path = tmp_path / "evil.zip"
+    path.write_bytes(
+        zip_bytes({"../evil.jpg": image_bytes(), "/abs.jpg": image_bytes(), "ok/a.jpg": image_bytes(), "notes.txt": b"hi"})
+    )
+    good, bad = rows(ingest.read_zip(path, LIMITS))
+    assert [r.external_id for r in good] == ["ok/a.jpg"]
+    assert {(e.where, e.reason.split(";")[0]) for e in bad} == {
+        ("../evil.jpg", "entry path escapes the archive folder"),
+        ("/abs.jpg", "entry path escapes the archive folder"),
+        ("notes.txt", "not an image file name (.txt)"),
+    }
+    assert not (tmp_path.parent / "evil.jpg").exists()
+
+
+def test_zip_manifest_rows_point_at_images_inside_it(tmp_path):
+    path = tmp_path / "set.zip"
+    manifest = jsonl([{"id": "x", "image": "img/x.png", "gold": "cat"}, {"id": "y", "image": "../../etc/passwd"}, {"id": "z", "image": "img/missing.png"}])
+    path.write_bytes(zip_bytes({"items.jsonl": manifest, "img/x.png": image_bytes("PNG")}))
+    good, bad = rows(ingest.read_zip(path, LIMITS))
+    assert [(r.external_id, r.gold, r.image_name) for r in good] == [("x", "cat", "img/x.png")]
+    assert [(e.where, e.field) for e in bad] == [("items.jsonl line 2", "image"), ("items.jsonl line 3", "image")]
+    assert "outside the archive" in bad[0].reason and "no file 'img/missing.png'" in bad[1].reason
+
+
+def test_zip_bomb_declared_size_is_refused(tmp_path):
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a.jpg", b"\0" * 11_000_000)
+    _, bad = rows(ingest.read_zip(path, LIMITS))
+    assert "the zip expands to" in bad[0].reason
+
+
+def test_folder_symlink_outside_is_refused(tmp_path):
+    outside = tmp_path / "secret.jpg"
+    outside.write_bytes(image_bytes())
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(image_bytes())
+    (folder / "link.jpg").symlink_to(outside)
+    good, bad = rows(ingest.read_folder(folder, LIMITS))
+    assert [r.external_id for r in good] == ["a.jpg"]
+    assert [(e.where, e.reason) for e in bad] == [("link.jpg", "link points outside the import folder; not read")]
+
+
+def test_text_lines_skip_blank_lines_and_keep_line_numbers():
+    good, bad = rows(ingest.read_text_lines(io.BytesIO(b"first\n\nthird\n\xff\xfe\n")))
+    assert [(r.where, r.text) for r in good] == [("line 1", "first"), ("line 3", "third")]
+    assert [(e.where, e.reason) for e in bad] == [("line 4", "not valid UTF-8")]

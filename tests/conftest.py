@@ -1,0 +1,119 @@
+"""Shared fixtures: a project with one member of each role, an outsider, API clients, files."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import AbstractBaseUser
+from PIL import Image
+from rest_framework.test import APIClient
+
+from annotation import services
+from annotation.models import Project, Role
+from tests.factories import UserFactory
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def immediate_tasks(settings, request):
+    """The suite runs tasks in-process; tests marked ``redis`` run them on real RQ workers."""
+    if "redis" not in request.keywords:
+        settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+
+@dataclass
+class Team:
+    project: Project
+    admin: AbstractBaseUser
+    reviewer: AbstractBaseUser
+    annotator: AbstractBaseUser
+    outsider: AbstractBaseUser
+    other_project: Project
+
+    def user(self, role: str) -> AbstractBaseUser | None:
+        return {
+            "admin": self.admin,
+            "reviewer": self.reviewer,
+            "annotator": self.annotator,
+            "outsider": self.outsider,
+            "anonymous": None,
+        }[role]
+
+
+def make_team(item_kind: str = "text", question_type: str = "single") -> Team:
+    admin = UserFactory(username=f"admin-{item_kind}")
+    project = services.project_create(
+        actor=admin, name=f"Team {item_kind}", item_kind=item_kind, question_type=question_type
+    )
+    reviewer = UserFactory(username=f"reviewer-{item_kind}")
+    annotator = UserFactory(username=f"annotator-{item_kind}")
+    services.member_add(actor=admin, project=project, username=reviewer.username, role=Role.REVIEWER)
+    services.member_add(actor=admin, project=project, username=annotator.username, role=Role.ANNOTATOR)
+    outsider = UserFactory(username=f"outsider-{item_kind}")
+    other = services.project_create(actor=outsider, name=f"Elsewhere {item_kind}", item_kind=item_kind)
+    return Team(project, admin, reviewer, annotator, outsider, other)
+
+
+@pytest.fixture
+def team(db) -> Team:
+    return make_team("text")
+
+
+@pytest.fixture
+def image_team(db) -> Team:
+    return make_team("image")
+
+
+def api_client(user: AbstractBaseUser | None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+def labels(*keys: str, **overrides: Any) -> list[dict[str, Any]]:
+    return [
+        {"key": k, "name": k.title(), "definition": f"It is a {k}.", "hotkey": str(i + 1), **overrides}
+        for i, k in enumerate(keys)
+    ]
+
+
+def publish(team: Team, *keys: str) -> Any:
+    services.rulebook_draft_save(
+        actor=team.admin, project=team.project, guidelines="", unclear_instructions="",
+        do_not_label="", labels=labels(*keys),
+    )  # fmt: skip
+    return services.rulebook_publish(actor=team.admin, project=team.project)
+
+
+def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, fmt)
+    return out.getvalue()
+
+
+def zip_bytes(entries: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return out.getvalue()
+
+
+def jsonl(rows: list[Any]) -> bytes:
+    return "\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows).encode() + b"\n"
