@@ -33,8 +33,10 @@ browser:
 	  else echo "Browser tests need Chromium at $(CHROMIUM): sudo apt-get install -y chromium" >&2; exit 1; fi; }
 
 ## make test: the whole suite on the embedded default (SQLite, in-memory channels, immediate tasks)
+# pytest's exit 5 (no tests collected) counts as a failure.
 test: $(STAMP) browser
-	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m "not postgres and not redis" $(PYTEST_ARGS)
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m "not postgres and not redis" $(PYTEST_ARGS); \
+	rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

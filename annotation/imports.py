@@ -7,6 +7,7 @@ external id or the same content is reported as skipped, never duplicated.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -19,13 +20,12 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
 from django.utils import timezone
 
 from . import ingest
 from .exceptions import ValidationFailed
-from .models import ImportJob, ImportStatus, Item, ItemKind, Project, QuestionType
+from .models import ImportJob, ImportStatus, Item, ItemKind, ItemState, Project, QuestionType
 from .selectors import rulebook_current
 from .services import audit_record
 
@@ -171,6 +171,76 @@ class _Gold:
         return values if self.multi else values[0]
 
 
+# Columns written by an import, in the order of the rows built in ``_Run.flush``.
+_INSERT_FIELDS = (
+    "project", "external_id", "kind", "text", "image", "thumbnail", "width", "height",
+    "content_hash", "metadata", "gold", "state", "priority", "import_job", "created_at",
+)  # fmt: skip
+
+
+def _existing_items(project_id: int, ids: list[str], hashes: list[str]) -> list[tuple[str, str, int]]:
+    """(external_id, content_hash, pk) of the project's items with one of these ids or hashes.
+
+    Raw SQL because the ORM spends more time preparing 10,000 ``IN`` parameters than the
+    database spends answering; PostgreSQL gets two array parameters instead of a long list.
+    """
+    meta = Item._meta
+    quote = connection.ops.quote_name
+    ext, digest, project = (quote(meta.get_field(n).column) for n in ("external_id", "content_hash", "project"))
+    head = f"SELECT {ext}, {digest}, {quote(meta.pk.column)} FROM {quote(meta.db_table)} WHERE {project} = %s AND "
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(head + f"({ext} = ANY(%s) OR {digest} = ANY(%s))", [project_id, ids, hashes])
+        else:
+            cursor.execute(
+                head + f"({ext} IN ({', '.join(['%s'] * len(ids)) or 'NULL'}) "
+                f"OR {digest} IN ({', '.join(['%s'] * len(hashes))}))",
+                [project_id, *ids, *hashes],
+            )
+        return cursor.fetchall()
+
+
+def _insert_items(rows: list[tuple[Any, ...]]) -> int:
+    """Insert item rows; rows that hit a unique constraint (a concurrent import of the same id
+    or content) are left out. Returns how many went in.
+
+    Django's ``bulk_create`` compiles SQL value by value and, on SQLite, splits a batch into
+    statements of ~60 rows: at 100k items that was most of an import's time. Here PostgreSQL
+    gets the rows by COPY into a temporary table and one INSERT … SELECT, and SQLite one
+    prepared statement run with ``executemany``. Column names come from the model.
+    """
+    if not rows:
+        return 0
+    meta = Item._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    columns = ", ".join(quote(meta.get_field(name).column) for name in _INSERT_FIELDS)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS quorum_item_import ON COMMIT DELETE ROWS "
+                f"AS SELECT {columns} FROM {table} WITH NO DATA"
+            )
+            raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+            with raw.copy(f"COPY quorum_item_import ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM quorum_item_import "
+                f"ON CONFLICT DO NOTHING"
+            )
+            inserted = cursor.rowcount
+            cursor.execute("TRUNCATE quorum_item_import")
+        else:
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_INSERT_FIELDS))}) "
+                f"ON CONFLICT DO NOTHING",
+                rows,
+            )
+            inserted = cursor.rowcount
+    return inserted if inserted is not None and inserted >= 0 else len(rows)
+
+
 class _Run:
     def __init__(self, job: ImportJob) -> None:
         self.job = job
@@ -241,15 +311,14 @@ class _Run:
             return
         ids = [c.row.external_id for c in self.batch if c.row.external_id]
         hashes = [c.content_hash for c in self.batch]
-        existing_ids: dict[str, str] = {}
+        existing_ids: set[str] = set()
         existing_hashes: dict[str, str] = {}
-        for ext, digest, pk in Item.objects.filter(project=self.project).filter(
-            Q(external_id__in=ids) | Q(content_hash__in=hashes)
-        ).values_list("external_id", "content_hash", "pk"):
-            existing_ids[ext] = ext
+        for ext, digest, pk in _existing_items(self.project.pk, ids, hashes):
+            existing_ids.add(ext)
             existing_hashes[digest] = ext or f"#{pk}"
-        now = timezone.now()
-        new_items = []
+        created_at = connection.ops.adapt_datetimefield_value(timezone.now())
+        project_id, kind, job_id = self.project.pk, self.project.item_kind, self.job.pk
+        new_rows = []
         for cand in self.batch:
             row = cand.row
             if row.external_id and row.external_id in existing_ids:
@@ -259,29 +328,24 @@ class _Run:
                 self.skip(row.where, f"same content as item {existing_hashes[cand.content_hash]!r}")
                 continue
             image_name = thumb_name = ""
+            width = height = None
             if cand.image is not None:
                 image_name, thumb_name = self._store_image(cand)
-            new_items.append(
-                Item(
-                    project=self.project,
-                    external_id=row.external_id,
-                    kind=self.project.item_kind,
-                    text=row.text or "",
-                    image=image_name,
-                    thumbnail=thumb_name,
-                    width=cand.image.width if cand.image else None,
-                    height=cand.image.height if cand.image else None,
-                    content_hash=cand.content_hash,
-                    metadata=row.metadata,
-                    gold=row.gold,
-                    import_job=self.job,
-                    created_at=now,
+                width, height = cand.image.width, cand.image.height
+            new_rows.append(
+                (
+                    project_id, row.external_id, kind, row.text or "", image_name, thumb_name,
+                    width, height, cand.content_hash,
+                    json.dumps(row.metadata),
+                    None if row.gold is None else json.dumps(row.gold),
+                    ItemState.QUEUED, 0.0, job_id, created_at,
                 )
-            )
+            )  # fmt: skip
         with transaction.atomic():
-            # Rows another import inserted meanwhile are ignored by the unique constraints.
-            Item.objects.bulk_create(new_items, batch_size=1000, ignore_conflicts=True)
-        self.job.created += len(new_items)
+            inserted = _insert_items(new_rows)
+        self.job.created += inserted
+        if inserted < len(new_rows):
+            self.job.skipped += len(new_rows) - inserted  # another import got there first
         self.batch = []
         self.save_progress()
 

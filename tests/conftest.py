@@ -18,6 +18,14 @@ from annotation.models import Project, Role
 from tests.factories import UserFactory
 
 
+def pytest_collection_modifyitems(items):
+    """Browser tests last: Playwright's sync API leaves an event loop on the main thread."""
+    for item in items:
+        if "/tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+    items.sort(key=lambda item: "/tests/e2e/" in str(item.fspath))
+
+
 @pytest.fixture(autouse=True)
 def fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

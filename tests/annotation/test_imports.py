@@ -155,3 +155,12 @@ def test_gold_for_multi_choice_is_a_list(db):
     assert job.created == 2 and job.failed == 1
     assert dict(Item.objects.values_list("external_id", "gold")) == {"1": ["red", "blue"], "2": ["red"]}
     assert json.dumps(job.errors[0]).count("gold must be a label key") == 1
+
+
+def test_rows_another_import_inserted_meanwhile_count_as_skipped(team, monkeypatch):
+    run(team, "one.jsonl", jsonl([{"id": "a", "text": "hello"}, {"id": "b", "text": "world"}]))
+    # Simulate the race: the duplicate check runs before a concurrent import commits.
+    monkeypatch.setattr(imports, "_existing_items", lambda *args: [])
+    job = run(team, "two.jsonl", jsonl([{"id": "a", "text": "hello"}, {"id": "c", "text": "new"}]))
+    assert (job.created, job.skipped, job.failed) == (1, 1, 0)
+    assert Item.objects.filter(project=team.project).count() == 3

@@ -1,0 +1,104 @@
+"""Import throughput through `manage.py import_items`, on SQLite and on PostgreSQL.
+
+    .venv/bin/python bench/import_items.py [--text 100000] [--images 1000] [--backends sqlite,postgres]
+
+Makes 100,000 JSONL text items and 1,000 JPEG images (512×512) in a temporary folder, migrates a
+fresh database per backend (a temporary SQLite file; the PostgreSQL database `quorum_bench`,
+dropped and re-created), and times the command. Prints items/s; figures go in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/quorum_bench")
+
+
+def make_text(path: Path, n: int) -> None:
+    with path.open("w") as fh:
+        for i in range(n):
+            fh.write(json.dumps({"id": f"t{i}", "text": f"Item number {i}: the quick brown fox jumps over the lazy dog {i * 7919 % 100003}.",
+                                 "metadata": {"batch": i // 1000, "source": "bench"}}) + "\n")  # fmt: skip
+
+
+def make_images(folder: Path, n: int) -> None:
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (512, 512, 3), dtype=np.uint8)
+    for i in range(n):
+        arr = base.copy()
+        arr[:64, :64, :] = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)  # no two alike
+        Image.fromarray(arr).save(folder / f"img{i:05d}.jpg", "JPEG", quality=85)
+
+
+def run_backend(backend: str, text_file: Path, image_dir: Path) -> dict[str, float]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    tmp = Path(tempfile.mkdtemp(prefix=f"quorum-bench-{backend}-"))
+    env["QUORUM_MEDIA_ROOT"] = str(tmp / "media")
+    if backend == "sqlite":
+        env["QUORUM_SQLITE_PATH"] = str(tmp / "bench.sqlite3")
+    else:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN.replace("postgres://", "postgresql://"), autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS quorum_bench")
+            conn.execute("CREATE DATABASE quorum_bench")
+        env["DATABASE_URL"] = PG_URL
+    py = sys.executable
+    manage = [py, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
+    setup = (
+        "from django.contrib.auth.models import User; from annotation import services;"
+        "u = User.objects.create_user('bench');"
+        "services.project_create(actor=u, name='Bench text', slug='bench-text', item_kind='text');"
+        "services.project_create(actor=u, name='Bench images', slug='bench-images', item_kind='image')"
+    )
+    subprocess.run([*manage, "shell", "-c", setup], env=env, check=True, cwd=ROOT)
+    results = {}
+    for name, slug, source, count in (("text", "bench-text", text_file, None), ("images", "bench-images", image_dir, None)):
+        started = time.perf_counter()
+        out = subprocess.run([*manage, "import_items", slug, str(source)], env=env, check=True, cwd=ROOT, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        m = re.search(r"(\d+) rows, (\d+) imported.* in ([\d.]+) s", out.stdout)
+        rows, imported, inside = int(m.group(1)), int(m.group(2)), float(m.group(3))
+        assert imported == rows, out.stdout + out.stderr
+        results[name] = {"items": imported, "import_s": inside, "items_per_s": imported / inside, "command_wall_s": wall}
+        print(f"{backend:9} {name:7} {imported:7d} items  import {inside:6.2f} s = {imported / inside:9,.0f} items/s"
+              f"   (whole command incl. start-up {wall:5.2f} s)", flush=True)  # fmt: skip
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--text", type=int, default=100_000)
+    parser.add_argument("--images", type=int, default=1_000)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}")
+    with tempfile.TemporaryDirectory(prefix="quorum-bench-data-") as tmp:
+        text_file = Path(tmp) / "items.jsonl"
+        image_dir = Path(tmp) / "images"
+        make_text(text_file, args.text)
+        make_images(image_dir, args.images)
+        print(f"data: {args.text:,} JSONL text items ({text_file.stat().st_size / 1e6:.1f} MB), "
+              f"{args.images:,} JPEG 512×512 ({sum(p.stat().st_size for p in image_dir.iterdir()) / 1e6:.1f} MB)")  # fmt: skip
+        for backend in args.backends.split(","):
+            run_backend(backend.strip(), text_file, image_dir)
+
+
+if __name__ == "__main__":
+    main()
