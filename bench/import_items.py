@@ -69,7 +69,7 @@ def run_backend(backend: str, text_file: Path, image_dir: Path) -> dict[str, flo
     )
     subprocess.run([*manage, "shell", "-c", setup], env=env, check=True, cwd=ROOT)
     results = {}
-    for name, slug, source, count in (("text", "bench-text", text_file, None), ("images", "bench-images", image_dir, None)):
+    for name, slug, source in (("text", "bench-text", text_file), ("images", "bench-images", image_dir)):
         started = time.perf_counter()
         out = subprocess.run([*manage, "import_items", slug, str(source)], env=env, check=True, cwd=ROOT, capture_output=True, text=True)
         wall = time.perf_counter() - started
