@@ -1,5 +1,6 @@
 // Import progress: poll the job's API while it runs, then reload once to show every row.
 const box = document.getElementById("import-job");
+const STATUS = { pending: "Pending", running: "Running", done: "Done", failed: "Failed" };
 
 function set(field, value) {
   const el = box.querySelector(`[data-field="${field}"]`);
@@ -11,7 +12,7 @@ async function poll() {
   if (!response.ok) return;
   const job = await response.json();
   for (const name of ["total", "created", "skipped", "failed"]) set(name, job[name]);
-  set("status", job.status);
+  set("status", STATUS[job.status] ?? job.status);
   if (job.status === "done" || job.status === "failed") {
     window.location.reload();
     return;
