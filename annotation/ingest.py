@@ -168,6 +168,12 @@ class FileSource:
     def read(self, name: str, limit: int) -> bytes:
         raise FileNotFoundError(name)
 
+    def size(self, name: str) -> int:
+        raise FileNotFoundError(name)
+
+    def open(self, name: str) -> Any:
+        raise FileNotFoundError(name)
+
     def describe(self) -> str:
         return "the upload"
 
@@ -197,17 +203,24 @@ class FolderFiles(FileSource):
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
 
-    def read(self, name: str, limit: int) -> bytes:
+    def _path(self, name: str) -> Path:
         rel = safe_relative_name(name)
-        if rel is None:
-            raise PermissionError(f"{name!r} points outside the import folder")
-        path = (self.root / rel).resolve()
-        if not path.is_relative_to(self.root):
+        path = (self.root / rel).resolve() if rel is not None else None
+        if path is None or not path.is_relative_to(self.root):
             raise PermissionError(f"{name!r} points outside the import folder")
         if not path.is_file():
             raise FileNotFoundError(f"no file {name!r} in the import folder")
-        with path.open("rb") as fh:
+        return path
+
+    def read(self, name: str, limit: int) -> bytes:
+        with self._path(name).open("rb") as fh:
             return fh.read(limit + 1)
+
+    def size(self, name: str) -> int:
+        return self._path(name).stat().st_size
+
+    def open(self, name: str) -> Any:
+        return self._path(name).open("rb")
 
 
 class ZipFiles(FileSource):
@@ -217,15 +230,25 @@ class ZipFiles(FileSource):
             rel: info for info in zf.infolist() if (rel := safe_relative_name(info.filename))
         }
 
-    def read(self, name: str, limit: int) -> bytes:
+    def _info(self, name: str) -> zipfile.ZipInfo:
         rel = safe_relative_name(name)
         if rel is None:
             raise PermissionError(f"{name!r} points outside the archive")
         info = self.names.get(rel)
         if info is None or info.is_dir():
             raise FileNotFoundError(f"no file {name!r} in the zip")
-        with self.zf.open(info) as fh:
+        return info
+
+    def read(self, name: str, limit: int) -> bytes:
+        # The declared size can lie (zip bombs): never read more than the limit allows.
+        with self.zf.open(self._info(name)) as fh:
             return fh.read(limit + 1)
+
+    def size(self, name: str) -> int:
+        return self._info(name).file_size
+
+    def open(self, name: str) -> Any:
+        return self.zf.open(self._info(name))
 
 
 # --- row readers ------------------------------------------------------------------------------
@@ -417,6 +440,32 @@ def _image_row(rel: str, data: bytes) -> Row:
     return Row(where=rel, external_id=rel, image_bytes=data, image_name=rel)
 
 
+def _read_entries(names: list[str], files: FileSource, limits: Limits) -> Iterator[Row | RowError]:
+    """The rows of a zip or folder: its JSONL/CSV manifests if it has any, else its images."""
+    manifests = [n for n in names if os.path.splitext(n.lower())[1] in MANIFEST_EXTENSIONS]
+    if manifests:
+        for name in manifests:
+            with files.open(name) as fh:
+                reader = read_csv if name.lower().endswith(".csv") else read_jsonl
+                yield from reader(fh, files, limits, prefix=f"{name} ")
+        return
+    for name in names:
+        ext = os.path.splitext(name.lower())[1]
+        if ext not in IMAGE_EXTENSIONS:
+            yield RowError(name, "file", f"not an image file name ({ext or 'no extension'}); skipped")
+            continue
+        size = files.size(name)
+        if size > limits.image_bytes:
+            yield RowError(name, "image", f"file is {_mb(size)}; the limit is {_mb(limits.image_bytes)}")
+            continue
+        try:
+            data = files.read(name, limits.image_bytes)
+        except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:
+            yield RowError(name, "file", f"could not be read: {exc}")
+            continue
+        yield _image_row(name, data)
+
+
 def read_zip(path: Path, limits: Limits) -> Iterator[Row | RowError]:
     """A zip of images, or of one or more JSONL/CSV manifests that point at images inside it.
 
@@ -443,7 +492,7 @@ def read_zip(path: Path, limits: Limits) -> Iterator[Row | RowError]:
             )
             return
         files = ZipFiles(zf)
-        entries: list[tuple[str, zipfile.ZipInfo]] = []
+        entries: list[str] = []
         for info in infos:
             if info.is_dir():
                 continue
@@ -453,30 +502,8 @@ def read_zip(path: Path, limits: Limits) -> Iterator[Row | RowError]:
                 continue
             if _is_ignorable(rel):
                 continue
-            entries.append((rel, info))
-        manifests = [e for e in entries if os.path.splitext(e[0].lower())[1] in MANIFEST_EXTENSIONS]
-        if manifests:
-            for rel, info in manifests:
-                with zf.open(info) as fh:
-                    reader = read_csv if rel.lower().endswith(".csv") else read_jsonl
-                    yield from reader(fh, files, limits, prefix=f"{rel} ")
-            return
-        for rel, info in entries:
-            ext = os.path.splitext(rel.lower())[1]
-            if ext not in IMAGE_EXTENSIONS:
-                yield RowError(rel, "file", f"not an image file name ({ext or 'no extension'}); skipped")
-                continue
-            if info.file_size > limits.image_bytes:
-                yield RowError(
-                    rel, "image", f"file is {_mb(info.file_size)}; the limit is {_mb(limits.image_bytes)}"
-                )
-                continue
-            try:
-                data = files.read(rel, limits.image_bytes)
-            except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:
-                yield RowError(rel, "file", f"could not be read from the zip: {exc}")
-                continue
-            yield _image_row(rel, data)
+            entries.append(rel)
+        yield from _read_entries(entries, files, limits)
 
 
 def read_folder(root: Path, limits: Limits) -> Iterator[Row | RowError]:
@@ -493,24 +520,8 @@ def read_folder(root: Path, limits: Limits) -> Iterator[Row | RowError]:
         if not p.resolve().is_relative_to(root):
             yield RowError(rel, "file", "link points outside the import folder; not read")
             continue
-        entries.append((rel, p))
-    manifests = [e for e in entries if os.path.splitext(e[0].lower())[1] in MANIFEST_EXTENSIONS]
-    if manifests:
-        for rel, p in manifests:
-            with p.open("rb") as fh:
-                reader = read_csv if rel.lower().endswith(".csv") else read_jsonl
-                yield from reader(fh, files, limits, prefix=f"{rel} ")
-        return
-    for rel, p in entries:
-        ext = os.path.splitext(rel.lower())[1]
-        if ext not in IMAGE_EXTENSIONS:
-            yield RowError(rel, "file", f"not an image file name ({ext or 'no extension'}); skipped")
-            continue
-        size = p.stat().st_size
-        if size > limits.image_bytes:
-            yield RowError(rel, "image", f"file is {_mb(size)}; the limit is {_mb(limits.image_bytes)}")
-            continue
-        yield _image_row(rel, p.read_bytes())
+        entries.append(rel)
+    yield from _read_entries(entries, files, limits)
 
 
 def read_source(path: Path, fmt: str, limits: Limits, display_name: str) -> Iterator[Row | RowError]:

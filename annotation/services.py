@@ -199,6 +199,17 @@ def member_add(
     return membership
 
 
+def _membership_locked(project: Project, user_id: int) -> Membership:
+    """The membership, row-locked for the rest of the caller's transaction."""
+    membership = (
+        Membership.objects.select_for_update().select_related("user")
+        .filter(project=project, user_id=user_id).first()
+    )  # fmt: skip
+    if membership is None:
+        raise NotFound("That user is not a member of this project.")
+    return membership
+
+
 def _admin_count(project: Project) -> int:
     return Membership.objects.filter(project=project, role=Role.ADMIN).count()
 
@@ -209,12 +220,7 @@ def member_set_role(
 ) -> Membership:
     if role not in Role.values:
         raise ValidationFailed("Unknown role.", [{"field": "role", "message": f"{role!r} is not a role."}])
-    membership = (
-        Membership.objects.select_for_update().select_related("user")
-        .filter(project=project, user_id=user_id).first()
-    )  # fmt: skip
-    if membership is None:
-        raise NotFound("That user is not a member of this project.")
+    membership = _membership_locked(project, user_id)
     if membership.role == Role.ADMIN and role != Role.ADMIN and _admin_count(project) == 1:
         raise Conflict("A project needs at least one admin; make someone else admin first.")
     before = membership.role
@@ -231,12 +237,7 @@ def member_set_role(
 
 @transaction.atomic
 def member_remove(*, actor: AbstractBaseUser, project: Project, user_id: int) -> None:
-    membership = (
-        Membership.objects.select_for_update().select_related("user")
-        .filter(project=project, user_id=user_id).first()
-    )  # fmt: skip
-    if membership is None:
-        raise NotFound("That user is not a member of this project.")
+    membership = _membership_locked(project, user_id)
     if membership.role == Role.ADMIN and _admin_count(project) == 1:
         raise Conflict("A project needs at least one admin; make someone else admin first.")
     audit_record(

@@ -37,21 +37,9 @@ class ProjectListSerializer(ProjectSerializer):
         read_only_fields = fields
 
 
-class ProjectCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    slug = serializers.SlugField(max_length=60, required=False, allow_blank=True)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-    item_kind = serializers.ChoiceField(choices=ItemKind.choices, default=ItemKind.IMAGE)
-    question_type = serializers.ChoiceField(choices=QuestionType.choices, default=QuestionType.SINGLE)
-    min_votes = serializers.IntegerField(min_value=1, max_value=50, required=False)
-    max_votes = serializers.IntegerField(min_value=1, max_value=50, required=False)
-    promote_posterior = serializers.FloatField(min_value=0, max_value=1, required=False)
-    promote_agreement = serializers.FloatField(min_value=0, max_value=1, required=False)
-    gold_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
-    lease_seconds = serializers.IntegerField(min_value=10, max_value=86400, required=False)
+class ProjectSettingsSerializer(serializers.Serializer):
+    """The settings an admin may change after creation; all optional."""
 
-
-class ProjectUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     min_votes = serializers.IntegerField(min_value=1, max_value=50, required=False)
@@ -60,6 +48,14 @@ class ProjectUpdateSerializer(serializers.Serializer):
     promote_agreement = serializers.FloatField(min_value=0, max_value=1, required=False)
     gold_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
     lease_seconds = serializers.IntegerField(min_value=10, max_value=86400, required=False)
+
+
+class ProjectCreateSerializer(ProjectSettingsSerializer):
+    name = serializers.CharField(max_length=200)
+    slug = serializers.SlugField(max_length=60, required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    item_kind = serializers.ChoiceField(choices=ItemKind.choices, default=ItemKind.IMAGE)
+    question_type = serializers.ChoiceField(choices=QuestionType.choices, default=QuestionType.SINGLE)
 
 
 class MemberSerializer(serializers.ModelSerializer):

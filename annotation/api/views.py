@@ -52,13 +52,13 @@ class ProjectDetailApi(APIView):
         return Response(s.ProjectSerializer(_access(request, slug).project).data)
 
     @extend_schema(
-        request=s.ProjectUpdateSerializer,
+        request=s.ProjectSettingsSerializer,
         responses={200: s.ProjectSerializer, **ERRORS},
         summary="Change the project's name, description or consensus settings (admin)",
     )
     def patch(self, request: Request, slug: str) -> Response:
         access = _access(request, slug, Role.ADMIN)
-        data = s.ProjectUpdateSerializer(data=request.data)
+        data = s.ProjectSettingsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         project = services.project_update(actor=request.user, project=access.project, **data.validated_data)
         return Response(s.ProjectSerializer(project).data)
