@@ -6,7 +6,10 @@ from typing import Any
 
 
 class QuorumError(Exception):
-    """Base of every domain error; ``message`` is meant for the person who caused it."""
+    """Base of every domain error; ``message`` is meant for the person who caused it and
+    ``code`` for the program that sent the request."""
+
+    code = "error"
 
     def __init__(self, message: str, **context: Any) -> None:
         super().__init__(message)
@@ -29,10 +32,36 @@ class RoleRequired(QuorumError):
 class ValidationFailed(QuorumError):
     """Input that cannot be accepted; ``errors`` lists each problem with its field."""
 
+    code = "invalid"
+
     def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.errors = errors or []
 
 
 class Conflict(QuorumError):
-    pass
+    code = "conflict"
+
+
+class NotAssigned(Conflict):
+    """A vote or heartbeat for an item that is not leased to this annotator."""
+
+    code = "not_assigned"
+
+
+class LeaseExpired(Conflict):
+    code = "lease_expired"
+
+
+class RulebookChanged(Conflict):
+    """The rulebook was republished after the item was leased: the annotator must reload."""
+
+    code = "rulebook_changed"
+
+
+class AlreadyVoted(Conflict):
+    code = "already_voted"
+
+
+class NoRulebook(Conflict):
+    code = "no_rulebook"

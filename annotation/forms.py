@@ -60,6 +60,13 @@ class RulebookForm(forms.Form):
     do_not_label = forms.CharField(
         label="What not to label at all", required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
+    decision_path = forms.CharField(
+        label="Decision path (optional)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "loop: Is there a closed loop? | yes: eight | no: one"}),
+        help_text="One yes/no question a line: “id: question? | yes: target | no: target”. "
+        "A target is another question's id or a label key; the first line is where annotators start.",
+    )
     change_note = forms.CharField(
         label="What changed (shown in the history)", required=False, max_length=500
     )

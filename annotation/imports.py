@@ -174,7 +174,8 @@ class _Gold:
 # Columns written by an import, in the order of the rows built in ``_Run.flush``.
 _INSERT_FIELDS = (
     "project", "external_id", "kind", "text", "image", "thumbnail", "width", "height",
-    "content_hash", "metadata", "gold", "state", "priority", "import_job", "created_at",
+    "content_hash", "metadata", "gold", "state", "priority", "votes_count", "leased_count",
+    "extra_votes", "import_job", "created_at",
 )  # fmt: skip
 
 
@@ -341,7 +342,7 @@ class _Run:
                     width, height, cand.content_hash,
                     json.dumps(row.metadata),
                     None if row.gold is None else json.dumps(row.gold),
-                    ItemState.QUEUED, 0.0, job_id, created_at,
+                    ItemState.QUEUED, 0.0, 0, 0, 0, job_id, created_at,
                 )
             )  # fmt: skip
         with transaction.atomic():

@@ -210,7 +210,13 @@ class Item(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     gold = models.JSONField(null=True, blank=True)
     state = models.CharField(max_length=15, choices=ItemState.choices, default=ItemState.QUEUED)
-    priority = models.FloatField(default=0.0)
+    priority = models.FloatField(default=0.0, help_text="Higher is labeled sooner (model uncertainty).")
+    # Assignment counters, changed only under the item's row lock (see services.item_lease_next).
+    votes_count = models.PositiveIntegerField(default=0, help_text="Annotators with a current vote.")
+    leased_count = models.PositiveIntegerField(default=0, help_text="Active leases.")
+    extra_votes = models.PositiveSmallIntegerField(
+        default=0, help_text="Votes asked for beyond the project's min_votes (dynamic overlap)."
+    )
     import_job = models.ForeignKey(
         ImportJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="items"
     )
@@ -228,7 +234,14 @@ class Item(models.Model):
                 fields=["project", "content_hash"], name="item_content_unique"
             ),
         ]
-        indexes = [models.Index(fields=["project", "state"], name="item_project_state")]
+        indexes = [
+            models.Index(fields=["project", "state"], name="item_project_state"),
+            # The queue's order, for the items still open.
+            models.Index(
+                "project", models.F("votes_count").desc(), models.F("priority").desc(), "id",
+                condition=Q(state="queued"), name="item_queue_order",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.external_id or f"item {self.pk}"
@@ -258,4 +271,89 @@ class AuditEvent(models.Model):
         # An integrity rule, not business logic: the log is append-only.
         if self.pk is not None and not self._state.adding:
             raise ValueError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+
+class LeaseStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    VOTED = "voted", "Voted"
+    SKIPPED = "skipped", "Skipped"
+    RELEASED = "released", "Released"
+    EXPIRED = "expired", "Expired"
+
+
+class Lease(models.Model):
+    """An item handed to one annotator until ``expires_at``; a heartbeat extends it.
+
+    While ``active`` it counts against the votes the item still needs (``Item.leased_count``).
+    ``voted`` and ``skipped`` leases also keep the item away from that annotator for good.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="leases")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    rulebook_version = models.ForeignKey(RulebookVersion, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=LeaseStatus.choices, default=LeaseStatus.ACTIVE)
+    is_gold = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["annotator", "item"], name="lease_annotator_item"),
+            models.Index(
+                fields=["project", "expires_at"],
+                condition=Q(status="active"),
+                name="lease_active_expiry",
+            ),
+        ]
+
+
+class Claim(models.TextChoices):
+    NONE = "", "—"
+    NO_FIT = "no_fit", "Does not fit any label"
+    DO_NOT_LABEL = "do_not_label", "Should not be labeled"
+
+
+class VoteKind(models.TextChoices):
+    VOTE = "vote", "Vote"
+    RETRACT = "retract", "Retraction (undo)"
+
+
+class Vote(models.Model):
+    """Append-only. A correction or an undo is a new row that ``supersedes`` the old one;
+    a vote's current value is that of the newest vote in its chain."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="votes")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="votes")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    rulebook_version = models.ForeignKey(RulebookVersion, on_delete=models.PROTECT, related_name="+")
+    lease = models.ForeignKey(Lease, null=True, blank=True, on_delete=models.SET_NULL, related_name="votes")
+    kind = models.CharField(max_length=10, choices=VoteKind.choices, default=VoteKind.VOTE)
+    value = models.JSONField(null=True, blank=True, help_text="A label key, or a list for multiple choice.")
+    unsure = models.BooleanField(default=False)
+    claim = models.CharField(max_length=15, choices=Claim.choices, blank=True, default="")
+    claim_reason = models.TextField(blank=True)
+    note = models.TextField(blank=True)
+    time_spent_ms = models.PositiveIntegerField(default=0)
+    client_id = models.CharField(max_length=64, help_text="Idempotency key from the client.")
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["annotator", "client_id"], name="vote_idempotency"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "annotator", "created_at"], name="vote_annotator_time"),
+            models.Index(fields=["item", "annotator"], name="vote_item_annotator"),
+        ]
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # An integrity rule, not business logic: votes are append-only.
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("Votes are append-only; cast a new vote that supersedes this one.")
         super().save(*args, **kwargs)

@@ -14,11 +14,12 @@ from typing import Any
 LABEL_TEXT_FIELDS = ("name", "definition", "fits", "does_not_fit", "hotkey", "color")
 LABEL_LIST_FIELDS = ("fit_examples", "nonfit_examples")
 LABEL_FIELDS = ("key", *LABEL_TEXT_FIELDS, *LABEL_LIST_FIELDS)
-TOP_FIELDS = ("guidelines", "unclear_instructions", "do_not_label")
+TOP_FIELDS = ("guidelines", "unclear_instructions", "do_not_label", "decision_path")
 FIELD_TITLES = {
     "guidelines": "Guidelines",
     "unclear_instructions": "Unclear items",
     "do_not_label": "Do not label",
+    "decision_path": "Decision path",
     "key": "Key",
     "name": "Name",
     "definition": "Definition",
@@ -211,3 +212,125 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> RulebookDiff:
     common_old = [k for k in old_labels if k in new_labels]
     common_new = [k for k in new_labels if k in old_labels]
     return RulebookDiff(top=top, labels=changes, order_changed=common_old != common_new)
+
+
+# --- decision path ----------------------------------------------------------------------------
+#
+# A few yes/no questions that lead to a label, written one question a line:
+#
+#     loop: Is there a closed loop? | yes: two-loops | no: one
+#     two-loops: Are there two loops? | yes: eight | no: zero
+#
+# The first line is where the flow starts; a target is another question's id or a label key.
+
+PATH_LINE_RE = re.compile(
+    r"^\s*(?P<id>[a-z0-9][a-z0-9_-]*)\s*:\s*(?P<question>[^|]+?)\s*"
+    r"\|\s*yes\s*:\s*(?P<yes>[a-z0-9][a-z0-9_-]*)\s*\|\s*no\s*:\s*(?P<no>[a-z0-9][a-z0-9_-]*)\s*$",
+    re.IGNORECASE,
+)
+PATH_FORMAT = "id: question? | yes: target | no: target"
+
+
+def parse_decision_path(text: str) -> tuple[list[dict[str, str]], list[RulebookError]]:
+    """Questions from the editor's text; each bad line is reported with its number."""
+    nodes: list[dict[str, str]] = []
+    errors: list[RulebookError] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        m = PATH_LINE_RE.match(line)
+        if m is None:
+            errors.append(RulebookError("decision_path", f"Line {lineno} is not written “{PATH_FORMAT}”."))
+            continue
+        nodes.append({k: m.group(k).strip() if k == "question" else m.group(k).lower() for k in ("id", "question", "yes", "no")})
+    return nodes, errors
+
+
+def format_decision_path(nodes: list[dict[str, str]]) -> str:
+    return "\n".join(f"{n['id']}: {n['question']} | yes: {n['yes']} | no: {n['no']}" for n in nodes)
+
+
+def validate_decision_path(nodes: list[dict[str, str]], label_keys: list[str]) -> list[RulebookError]:
+    """Unknown targets, ids that clash with labels or repeat, loops, and questions never reached."""
+    if not nodes:
+        return []
+    errors: list[RulebookError] = []
+    ids = [n["id"] for n in nodes]
+    keys = set(label_keys)
+    for node_id in sorted({i for i in ids if ids.count(i) > 1}):
+        errors.append(RulebookError("decision_path", f"Question {node_id!r} is defined twice."))
+    for node_id in sorted(set(ids) & keys):
+        errors.append(RulebookError("decision_path", f"Question id {node_id!r} is also a label key; rename it."))
+    by_id = {n["id"]: n for n in nodes}
+    for n in nodes:
+        for answer in ("yes", "no"):
+            target = n[answer]
+            if target not in by_id and target not in keys:
+                errors.append(
+                    RulebookError("decision_path", f"Question {n['id']!r}: “{answer}” leads to {target!r}, which is neither a question nor a label.")
+                )
+    if errors:
+        return errors
+    # Walk from the start: every question reachable, no question reached again on one path.
+    reached: set[str] = set()
+
+    def walk(node_id: str, trail: tuple[str, ...]) -> None:
+        if node_id in trail:
+            errors.append(RulebookError("decision_path", "The questions loop: " + " → ".join((*trail, node_id)) + "."))
+            return
+        reached.add(node_id)
+        for answer in ("yes", "no"):
+            target = by_id[node_id][answer]
+            if target in by_id:
+                walk(target, (*trail, node_id))
+
+    walk(nodes[0]["id"], ())
+    for node_id in ids:
+        if node_id not in reached:
+            errors.append(RulebookError("decision_path", f"Question {node_id!r} is never reached from the first question."))
+    return errors
+
+
+# --- answers ------------------------------------------------------------------------------------
+
+CLAIMS = ("no_fit", "do_not_label")
+
+
+class AnswerInvalid(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def check_answer(
+    value: Any, claim: str, claim_reason: str, label_keys: list[str], *, multi: bool, version: int
+) -> Any:
+    """The normalized value of an answer under a rulebook version, or ``AnswerInvalid``.
+
+    Single choice: one label key. Multiple choice: a list of distinct keys (may be empty only
+    with a claim). A claim ("does not fit any label" / "should not be labeled") needs a reason
+    and carries no label.
+    """
+    if claim:
+        if claim not in CLAIMS:
+            raise AnswerInvalid("claim", f"Unknown claim {claim!r}; use one of {', '.join(CLAIMS)}.")
+        if not claim_reason.strip():
+            raise AnswerInvalid("claim_reason", "Say why the item does not fit or should not be labeled.")
+        if value not in (None, "", []):
+            raise AnswerInvalid("value", "A claim carries no label; send either a label or a claim.")
+        return None
+    listed = ", ".join(label_keys)
+    if multi:
+        values = value if isinstance(value, list) else [value] if isinstance(value, str) and value else None
+        if not values or not all(isinstance(v, str) for v in values):
+            raise AnswerInvalid("value", "Choose at least one label (a list of label keys).")
+        unknown = [v for v in values if v not in label_keys]
+        if unknown:
+            raise AnswerInvalid("value", f"{', '.join(map(repr, unknown))} {'is' if len(unknown) == 1 else 'are'} not in rulebook v{version}; its labels are {listed}.")
+        return sorted(set(values), key=label_keys.index)
+    if not isinstance(value, str) or not value:
+        raise AnswerInvalid("value", "Choose one label (a label key).")
+    if value not in label_keys:
+        raise AnswerInvalid("value", f"Label {value!r} is not in rulebook v{version}; its labels are {listed}.")
+    return value

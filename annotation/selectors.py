@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Least
+from django.utils import timezone
 
+from . import rulebook as rb
 from .exceptions import NotFound, ProjectNotFound, RoleRequired
 from .models import (
     ROLE_RANK,
@@ -119,6 +122,7 @@ def rulebook_document(version: RulebookVersion) -> dict[str, Any]:
         "unclear_instructions": version.unclear_instructions,
         "do_not_label": version.do_not_label,
         "labels": version.labels,
+        "decision_path": rb.format_decision_path(version.decision_path),
     }
 
 
@@ -193,3 +197,32 @@ def import_job_get(*, project: Project, job_id: int) -> ImportJob:
 
 def audit_list(*, project: Project) -> QuerySet[AuditEvent]:
     return project.audit_events.select_related("actor").order_by("-created_at", "-id")
+
+
+def annotator_progress(*, project: Project, annotator: User) -> dict[str, int]:
+    """What the annotator did today and in all, and how many items are still open to them."""
+    from .models import Lease, LeaseStatus, Vote, VoteKind
+
+    start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    counts = Vote.objects.filter(project=project, annotator_id=annotator.pk).aggregate(
+        today=Count("pk", filter=Q(kind=VoteKind.VOTE, created_at__gte=start_of_day)),
+        undone_today=Count("pk", filter=Q(kind=VoteKind.RETRACT, created_at__gte=start_of_day)),
+        total=Count("pk", filter=Q(kind=VoteKind.VOTE)),
+        undone=Count("pk", filter=Q(kind=VoteKind.RETRACT)),
+    )
+    mine = Lease.objects.filter(
+        item=OuterRef("pk"), annotator_id=annotator.pk,
+        status__in=(LeaseStatus.ACTIVE, LeaseStatus.VOTED, LeaseStatus.SKIPPED),
+    )  # fmt: skip
+    needed = Least(Value(project.min_votes) + F("extra_votes"), Value(project.max_votes))
+    left = (
+        Item.objects.filter(project=project, state=ItemState.QUEUED, gold__isnull=True)
+        .filter(~Exists(mine))
+        .filter(votes_count__lt=needed)
+        .count()
+    )
+    return {
+        "today": counts["today"] - counts["undone_today"],
+        "total": counts["total"] - counts["undone"],
+        "left": left,
+    }

@@ -290,9 +290,12 @@ def _example_errors(project: Project, labels: list[dict[str, Any]]) -> list[rb.R
     return errors
 
 
-def rulebook_check(*, project: Project, labels: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every problem that would stop these labels being published."""
-    return [e.as_dict() for e in (*rb.validate_labels(labels), *_example_errors(project, labels))]
+def rulebook_check(
+    *, project: Project, labels: list[dict[str, Any]], decision_path: list[dict[str, str]] | None = None
+) -> list[dict[str, Any]]:
+    """Every problem that would stop these labels (and decision path) being published."""
+    path_errors = rb.validate_decision_path(decision_path or [], [lab["key"] for lab in labels])
+    return [e.as_dict() for e in (*rb.validate_labels(labels), *_example_errors(project, labels), *path_errors)]
 
 
 @transaction.atomic
@@ -304,6 +307,7 @@ def rulebook_draft_save(
     unclear_instructions: str,
     do_not_label: str,
     labels: list[dict[str, Any]],
+    decision_path: list[dict[str, str]] | None = None,
     change_note: str = "",
 ) -> tuple[RulebookVersion, list[dict[str, Any]]]:
     """Save the draft as given (a draft may be incomplete; nothing typed is lost) and return
@@ -316,12 +320,13 @@ def rulebook_draft_save(
     draft.unclear_instructions = unclear_instructions
     draft.do_not_label = do_not_label
     draft.labels = normalized
+    draft.decision_path = decision_path or []
     draft.change_note = change_note.strip()[:500]
     draft.save()
     after = rulebook_document(draft)
     if after != before:
         audit_record(project=project, actor=actor, verb="rulebook.draft_save", obj=draft, before=before, after=after)
-    return draft, rulebook_check(project=project, labels=normalized)
+    return draft, rulebook_check(project=project, labels=normalized, decision_path=draft.decision_path)
 
 
 @transaction.atomic
@@ -338,7 +343,7 @@ def rulebook_publish(
     draft = rulebook_draft(project=project)
     if draft is None:
         raise Conflict("There is no draft to publish; edit the rulebook first.")
-    errors = rulebook_check(project=project, labels=draft.labels)
+    errors = rulebook_check(project=project, labels=draft.labels, decision_path=draft.decision_path)
     if errors:
         raise ValidationFailed("The rulebook cannot be published yet.", errors)
     current = rulebook_current(project=project)

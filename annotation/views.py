@@ -229,9 +229,12 @@ def rulebook_edit(request: HttpRequest, access: selectors.ProjectAccess) -> Http
         formset = LabelFormSet(request.POST, prefix="labels")
         if form.is_valid() and formset.is_valid():
             labels = _labels_from_formset(formset)
+            fields = dict(form.cleaned_data)
+            path, path_errors = rb.parse_decision_path(fields.pop("decision_path"))
             draft, problems = services.rulebook_draft_save(
-                actor=request.user, project=project, labels=labels, **form.cleaned_data
+                actor=request.user, project=project, labels=labels, decision_path=path, **fields
             )
+            problems = [e.as_dict() for e in path_errors] + problems
             if request.POST.get("action") == "publish":
                 if not problems:
                     try:
@@ -258,6 +261,7 @@ def rulebook_edit(request: HttpRequest, access: selectors.ProjectAccess) -> Http
                 "guidelines": draft.guidelines,
                 "unclear_instructions": draft.unclear_instructions,
                 "do_not_label": draft.do_not_label,
+                "decision_path": rb.format_decision_path(draft.decision_path),
                 "change_note": draft.change_note,
             }
         )

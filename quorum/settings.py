@@ -167,6 +167,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ItemKindEnum": "annotation.models.ItemKind",
+        "VoteKindEnum": "annotation.models.VoteKind",
+    },
 }
 
 # --- i18n, static and media ---------------------------------------------------------------------

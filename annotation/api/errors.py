@@ -21,7 +21,7 @@ STATUS = {
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, QuorumError):
-        body: dict[str, Any] = {"detail": exc.message}
+        body: dict[str, Any] = {"detail": exc.message, "code": exc.code}
         if isinstance(exc, ValidationFailed):
             body["errors"] = exc.errors
         code = next((c for cls, c in STATUS.items() if isinstance(exc, cls)), 400)

@@ -90,15 +90,23 @@ class LabelSerializer(serializers.Serializer):
     color = serializers.CharField(max_length=7, allow_blank=True, required=False, default="")
 
 
+class DecisionNodeSerializer(serializers.Serializer):
+    id = serializers.RegexField(r"^[a-z0-9][a-z0-9_-]*$", max_length=50)
+    question = serializers.CharField(max_length=500)
+    yes = serializers.RegexField(r"^[a-z0-9][a-z0-9_-]*$", max_length=50, help_text="A question id or a label key.")
+    no = serializers.RegexField(r"^[a-z0-9][a-z0-9_-]*$", max_length=50, help_text="A question id or a label key.")
+
+
 class RulebookSerializer(serializers.ModelSerializer):
     labels = LabelSerializer(many=True)
+    decision_path = DecisionNodeSerializer(many=True)
     published_by = serializers.CharField(source="published_by.username", default=None, read_only=True)
 
     class Meta:
         model = RulebookVersion
         fields = [
             "number", "status", "guidelines", "unclear_instructions", "do_not_label",
-            "labels", "change_note", "published_at", "published_by", "updated_at",
+            "labels", "decision_path", "change_note", "published_at", "published_by", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -108,6 +116,7 @@ class RulebookDraftInSerializer(serializers.Serializer):
     unclear_instructions = serializers.CharField(allow_blank=True, required=False, default="")
     do_not_label = serializers.CharField(allow_blank=True, required=False, default="")
     labels = LabelSerializer(many=True)
+    decision_path = DecisionNodeSerializer(many=True, required=False, default=list, help_text="Yes/no questions; the first is the start.")
     change_note = serializers.CharField(allow_blank=True, required=False, default="", max_length=500)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import labeling, views
 
 urlpatterns = [
     path("projects/", views.ProjectListApi.as_view(), name="api-projects"),
@@ -17,4 +17,10 @@ urlpatterns = [
     path("projects/<slug:slug>/imports/", views.ImportListApi.as_view(), name="api-imports"),
     path("projects/<slug:slug>/imports/<int:job_id>/", views.ImportDetailApi.as_view(), name="api-import"),
     path("projects/<slug:slug>/audit/", views.AuditListApi.as_view(), name="api-audit"),
+    path("projects/<slug:slug>/next/", labeling.NextItemApi.as_view(), name="api-next"),
+    path("projects/<slug:slug>/votes/", labeling.VoteCastApi.as_view(), name="api-votes"),
+    path("projects/<slug:slug>/votes/undo/", labeling.VoteUndoApi.as_view(), name="api-vote-undo"),
+    path("projects/<slug:slug>/leases/heartbeat/", labeling.LeaseHeartbeatApi.as_view(), name="api-heartbeat"),
+    path("projects/<slug:slug>/leases/release/", labeling.LeaseReleaseApi.as_view(), name="api-release"),
+    path("projects/<slug:slug>/progress/me/", labeling.MyProgressApi.as_view(), name="api-my-progress"),
 ]

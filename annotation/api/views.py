@@ -135,7 +135,7 @@ class RulebookDraftApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
         access = _access(request, slug, Role.ADMIN)
         draft = services.rulebook_draft_get_or_create(project=access.project)
-        problems = services.rulebook_check(project=access.project, labels=draft.labels)
+        problems = services.rulebook_check(project=access.project, labels=draft.labels, decision_path=draft.decision_path)
         return Response({"draft": s.RulebookSerializer(draft).data, "problems": problems})
 
     @extend_schema(
