@@ -19,4 +19,5 @@ urlpatterns = [
     path("p/<slug:slug>/items/<int:item_id>/image", views.item_file, {"which": "image"}, name="item-image"),
     path("p/<slug:slug>/items/<int:item_id>/thumbnail", views.item_file, {"which": "thumbnail"}, name="item-thumbnail"),
     path("p/<slug:slug>/audit/", views.audit_log, name="audit"),
+    path("p/<slug:slug>/label/", views.label_page, name="label"),
 ]

@@ -376,6 +376,32 @@ def item_file(request: HttpRequest, access: selectors.ProjectAccess, item_id: in
     return response
 
 
+@project_page()
+def label_page(request: HttpRequest, access: selectors.ProjectAccess) -> HttpResponse:
+    """The annotator's page. Items come from the API (``annotation/api/labeling.py``); the
+    rulebook in force is rendered here, beside the item."""
+    version = selectors.rulebook_current(project=access.project)
+    labels = version.labels if version else []
+    return render(
+        request,
+        "annotation/label.html",
+        _ctx(
+            access,
+            hide_tabs=True,
+            version=version,
+            examples=selectors.rulebook_example_items(project=access.project, version=version) if version else {},
+            page_config={
+                "slug": access.project.slug,
+                "multi": access.project.question_type == "multi",
+                "leaseSeconds": access.project.lease_seconds,
+                "rulebookVersion": version.number if version else None,
+                "labels": [{"key": lab["key"], "name": lab["name"], "hotkey": lab["hotkey"], "color": lab["color"]} for lab in labels],
+                "decisionPath": version.decision_path if version else [],
+            },
+        ),
+    )
+
+
 @project_page(Role.ADMIN)
 def audit_log(request: HttpRequest, access: selectors.ProjectAccess) -> HttpResponse:
     page = Paginator(selectors.audit_list(project=access.project), 50).get_page(request.GET.get("page"))

@@ -7,6 +7,7 @@
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -111,6 +112,9 @@ else:
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
                 ),
             },
+            # Tests use a file too: an in-memory database shared between the live server's
+            # threads fails concurrent requests at once instead of waiting like WAL does.
+            "TEST": {"NAME": os.path.join(tempfile.gettempdir(), f"quorum-test-{os.getpid()}.sqlite3")},
         }
     }
 

@@ -19,7 +19,11 @@ function connect(delay) {
   socket.addEventListener("message", (event) => {
     const message = JSON.parse(event.data);
     if (message.type === "rulebook.published") {
-      banner(`Rulebook version ${message.version} was published.`);
+      // A page with its own way of telling (the labeling page) handles the event itself.
+      const handled = !document.dispatchEvent(
+        new CustomEvent("quorum:rulebook-published", { detail: message, cancelable: true }),
+      );
+      if (!handled) banner(`Rulebook version ${message.version} was published.`);
     }
   });
   socket.addEventListener("close", (event) => {

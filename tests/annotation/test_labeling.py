@@ -6,7 +6,15 @@ import pytest
 from django.utils import timezone
 
 from annotation import labeling, services
-from annotation.exceptions import AlreadyVoted, Conflict, LeaseExpired, NoRulebook, NotAssigned, RulebookChanged, ValidationFailed
+from annotation.exceptions import (
+    AlreadyVoted,
+    Conflict,
+    LeaseExpired,
+    NoRulebook,
+    NotAssigned,
+    RulebookChanged,
+    ValidationFailed,
+)
 from annotation.models import Item, ItemState, Lease, Role, Vote
 from tests.conftest import labels, publish
 from tests.factories import UserFactory

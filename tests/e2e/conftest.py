@@ -60,3 +60,12 @@ def log_in(page, username: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/")
+
+
+def off_loop(fn, *args, **kwargs):
+    """Run sync code that may call ``async_to_sync`` (broadcasts on commit) on a thread of its
+    own: Playwright's sync API keeps an event loop running on the test's thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn, *args, **kwargs).result()

@@ -45,6 +45,17 @@ SHAPES = {
     9: "a closed loop at the top and a tail going down",
 }
 CONFUSED = {0: 6, 1: 7, 2: 7, 3: 8, 4: 9, 5: 6, 6: 5, 7: 1, 8: 3, 9: 4}
+DECISION_PATH = [
+    {"id": "loops", "question": "Does the digit have a closed loop?", "yes": "two-loops", "no": "straight"},
+    {"id": "two-loops", "question": "Are there two loops, one above the other?", "yes": "eight", "no": "loop-top"},
+    {"id": "loop-top", "question": "Is the loop at the top, with a tail going down?", "yes": "nine", "no": "loop-bottom"},
+    {"id": "loop-bottom", "question": "Is the loop at the bottom, with a stroke rising from it?", "yes": "six", "no": "zero"},
+    {"id": "straight", "question": "Is it mostly one upright stroke?", "yes": "one", "no": "flat-top"},
+    {"id": "flat-top", "question": "Does it start with a flat stroke at the top?", "yes": "diagonal", "no": "bumps"},
+    {"id": "diagonal", "question": "Does a long diagonal go down from the flat top?", "yes": "seven", "no": "five"},
+    {"id": "bumps", "question": "Are there two bumps open to the left?", "yes": "three", "no": "base"},
+    {"id": "base", "question": "Does it end with a flat base line?", "yes": "two", "no": "four"},
+]
 GUIDELINES = """\
 # Handwritten digits
 
@@ -149,7 +160,7 @@ class Command(BaseCommand):
             actor=admin, project=project, guidelines=GUIDELINES,
             unclear_instructions="Mark it unsure and choose the more likely digit; never skip a readable digit.",
             do_not_label="Blank or torn scans, and images with more than one digit: claim 'does not fit' with a reason.",
-            labels=labels, change_note="First version.",
+            labels=labels, decision_path=DECISION_PATH, change_note="First version.",
         )  # fmt: skip
         services.rulebook_publish(actor=admin, project=project)
         self.stdout.write(f"Demo project '{SLUG}': {job.created} digit images imported, rulebook v1 published.")
