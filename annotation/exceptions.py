@@ -20,13 +20,17 @@ class QuorumError(Exception):
 class ProjectNotFound(QuorumError):
     """The project does not exist, or the user is not a member (outsiders cannot tell which)."""
 
+    code = "not_found"
+
 
 class NotFound(QuorumError):
-    pass
+    code = "not_found"
 
 
 class RoleRequired(QuorumError):
     """A member without the role an action needs."""
+
+    code = "forbidden"
 
 
 class ValidationFailed(QuorumError):

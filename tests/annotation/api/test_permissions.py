@@ -85,7 +85,7 @@ def test_api_permission_matrix(world, role, method, path, body, needed, ok):
     response = getattr(client, method)(fill(path, world), body, **kwargs)
     assert response.status_code == expected(role, needed, ok, 401), response.content[:300]
     if response.status_code == 404:
-        assert response.json() == {"detail": "Project not found."}  # no hint that it exists
+        assert response.json() == {"detail": "Project not found.", "code": "not_found"}  # no hint that it exists
 
 
 @pytest.mark.parametrize("role", ROLES)
