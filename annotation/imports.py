@@ -20,7 +20,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from . import ingest
@@ -322,7 +322,8 @@ class _Run:
             existing_hashes[digest] = ext or f"#{pk}"
         created_at = connection.ops.adapt_datetimefield_value(timezone.now())
         project_id, kind, job_id = self.project.pk, self.project.item_kind, self.job.pk
-        new_rows = []
+        new_rows: list[tuple[Any, ...]] = []
+        wheres: list[str] = []
         for cand in self.batch:
             row = cand.row
             if row.external_id and row.external_id in existing_ids:
@@ -334,8 +335,13 @@ class _Run:
             image_name = thumb_name = ""
             width = height = None
             if cand.image is not None:
-                image_name, thumb_name = self._store_image(cand)
+                try:
+                    image_name, thumb_name = self._store_image(cand)
+                except OSError as exc:
+                    self.error(row.where, "image", f"could not be stored: {exc}")
+                    continue
                 width, height = cand.image.width, cand.image.height
+            wheres.append(row.where)
             new_rows.append(
                 (
                     project_id, row.external_id, kind, row.text or "", image_name, thumb_name,
@@ -345,13 +351,34 @@ class _Run:
                     ItemState.QUEUED, 0.0, 0, 0, 0, job_id, created_at,
                 )
             )  # fmt: skip
-        with transaction.atomic():
-            inserted = _insert_items(new_rows)
+        inserted = self._insert(new_rows, wheres)
         self.job.created += inserted
-        if inserted < len(new_rows):
-            self.job.skipped += len(new_rows) - inserted  # another import got there first
         self.batch = []
         self.save_progress()
+
+    def _insert(self, rows: list[tuple[Any, ...]], wheres: list[str]) -> int:
+        """Insert a batch; if the database refuses it, insert row by row so that only the rows
+        it refuses are reported and every other row is kept."""
+        try:
+            with transaction.atomic():
+                inserted = _insert_items(rows)
+        except DatabaseError:
+            log.warning("import %s: a batch was refused; inserting row by row", self.job.pk, exc_info=True)
+            inserted = 0
+            for row, where in zip(rows, wheres, strict=True):
+                try:
+                    with transaction.atomic():
+                        went_in = _insert_items([row])
+                except DatabaseError as exc:
+                    self.error(where, "row", f"the database refused this row: {str(exc).splitlines()[0][:200]}")
+                    continue
+                inserted += went_in
+                if not went_in:
+                    self.skip(where, "another import added the same id or content meanwhile")
+            return inserted
+        if inserted < len(rows):
+            self.job.skipped += len(rows) - inserted  # another import got there first
+        return inserted
 
     def save_progress(self, **extra: Any) -> None:
         fields = {

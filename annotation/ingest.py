@@ -254,6 +254,27 @@ class ZipFiles(FileSource):
 # --- row readers ------------------------------------------------------------------------------
 
 
+def unstorable(value: Any) -> str | None:
+    """Why a string (or any string inside a JSON value) cannot be stored, or None.
+
+    Databases refuse NUL characters in text (PostgreSQL) and lone UTF-16 surrogates cannot be
+    encoded at all; both come from broken exports and must fail one row, not the import.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "contains a NUL character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains characters that are not valid Unicode (a lone surrogate)"
+        return None
+    if isinstance(value, dict):
+        return next((r for k, v in value.items() if (r := unstorable(k) or unstorable(v))), None)
+    if isinstance(value, list):
+        return next((r for v in value if (r := unstorable(v))), None)
+    return None
+
+
 def _clean_id(value: Any, where: str) -> str | RowError:
     if value is None:
         return ""
@@ -262,6 +283,8 @@ def _clean_id(value: Any, where: str) -> str | RowError:
     text = str(value).strip()
     if len(text) > MAX_ID_CHARS:
         return RowError(where, "id", f"id is longer than {MAX_ID_CHARS} characters")
+    if reason := unstorable(text):
+        return RowError(where, "id", f"id {reason}")
     return text
 
 
@@ -301,12 +324,17 @@ def _row_from_record(
         metadata = {}
     if not isinstance(metadata, dict):
         return RowError(where, "metadata", "metadata must be an object")
+    for name, value in (("metadata", metadata), ("gold", record.get("gold"))):
+        if reason := unstorable(value):
+            return RowError(where, name, f"{name} {reason}")
     row = Row(where=where, external_id=ext_id, metadata=metadata, gold=record.get("gold"))
     if text not in (None, ""):
         if not isinstance(text, str):
             return RowError(where, "text", "text must be a string")
         if len(text) > MAX_TEXT_CHARS:
             return RowError(where, "text", f"text is longer than {MAX_TEXT_CHARS:,} characters")
+        if reason := unstorable(text):
+            return RowError(where, "text", f"text {reason}")
         row.text = text
         return row
     if image not in (None, ""):
@@ -329,14 +357,14 @@ def read_jsonl(
         if not raw.strip():
             continue
         try:
-            line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8") if isinstance(raw, bytes) else raw
         except UnicodeDecodeError:
             yield RowError(where, "line", "not valid UTF-8")
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield RowError(where, "line", f"not valid JSON: {exc.msg} at column {exc.colno}")
+            yield RowError(where, "line", f"not valid JSON: {exc.msg} (column {exc.colno})")
             continue
         if not isinstance(record, dict):
             yield RowError(where, "line", "each line must be a JSON object")
@@ -419,7 +447,7 @@ def read_text_lines(stream: Any, prefix: str = "") -> Iterator[Row | RowError]:
     for lineno, raw in enumerate(stream, start=1):
         where = f"{prefix}line {lineno}"
         try:
-            line = raw.decode("utf-8").rstrip("\r\n")
+            line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
             yield RowError(where, "text", "not valid UTF-8")
             continue
@@ -427,6 +455,9 @@ def read_text_lines(stream: Any, prefix: str = "") -> Iterator[Row | RowError]:
             continue
         if len(line) > MAX_TEXT_CHARS:
             yield RowError(where, "text", f"line is longer than {MAX_TEXT_CHARS:,} characters")
+            continue
+        if reason := unstorable(line):
+            yield RowError(where, "text", f"line {reason}")
             continue
         yield Row(where=where, text=line)
 
@@ -445,9 +476,12 @@ def _read_entries(names: list[str], files: FileSource, limits: Limits) -> Iterat
     manifests = [n for n in names if os.path.splitext(n.lower())[1] in MANIFEST_EXTENSIONS]
     if manifests:
         for name in manifests:
-            with files.open(name) as fh:
-                reader = read_csv if name.lower().endswith(".csv") else read_jsonl
-                yield from reader(fh, files, limits, prefix=f"{name} ")
+            reader = read_csv if name.lower().endswith(".csv") else read_jsonl
+            try:
+                with files.open(name) as fh:
+                    yield from reader(fh, files, limits, prefix=f"{name} ")
+            except Exception as exc:  # a corrupted manifest: report it, go on with the next
+                yield RowError(name, "file", f"could not be read to the end: {exc}")
         return
     for name in names:
         ext = os.path.splitext(name.lower())[1]
@@ -460,7 +494,7 @@ def _read_entries(names: list[str], files: FileSource, limits: Limits) -> Iterat
             continue
         try:
             data = files.read(name, limits.image_bytes)
-        except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:
+        except Exception as exc:  # zlib.error, BadZipFile, CRC errors…: this entry only
             yield RowError(name, "file", f"could not be read: {exc}")
             continue
         yield _image_row(name, data)

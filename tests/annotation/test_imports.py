@@ -32,7 +32,7 @@ def test_jsonl_keeps_good_rows_and_reports_bad_ones(team):
     assert (job.status, job.total, job.created, job.skipped, job.failed) == ("done", 4, 2, 0, 2)
     assert job.errors == [
         {"row": "line 2", "field": "gold", "reason": "gold 'bird' is not a label of rulebook v1 (cat, dog)"},
-        {"row": "line 3", "field": "line", "reason": "not valid JSON: Expecting property name enclosed in double quotes at column 2"},
+        {"row": "line 3", "field": "line", "reason": "not valid JSON: Expecting property name enclosed in double quotes (column 2)"},
     ]
     items = {i.external_id: i for i in Item.objects.filter(project=team.project)}
     assert set(items) == {"a", "c"}
@@ -164,3 +164,55 @@ def test_rows_another_import_inserted_meanwhile_count_as_skipped(team, monkeypat
     job = run(team, "two.jsonl", jsonl([{"id": "a", "text": "hello"}, {"id": "c", "text": "new"}]))
     assert (job.created, job.skipped, job.failed) == (1, 1, 0)
     assert Item.objects.filter(project=team.project).count() == 3
+
+
+def test_broken_characters_fail_their_row_only(team):
+    rows = [
+        '{"id": "s", "text": "lone \\ud800 surrogate"}',
+        '{"id": "n", "text": "nul \\u0000 inside"}',
+        '{"id": "m", "text": "fine", "metadata": {"k": "bad \\u0000"}}',
+        {"id": "ok", "text": "the good row"},
+    ]
+    job = run(team, "b.jsonl", jsonl(rows))
+    assert (job.status, job.created, job.failed) == ("done", 1, 3)
+    assert [(e["row"], e["field"]) for e in job.errors] == [("line 1", "text"), ("line 2", "text"), ("line 3", "metadata")]
+    assert "lone surrogate" in job.errors[0]["reason"] and "NUL" in job.errors[1]["reason"]
+
+
+def test_byte_order_mark_is_not_part_of_the_first_row(team):
+    job = run(team, "bom.jsonl", b"\xef\xbb\xbf" + jsonl([{"id": "a", "text": "first"}]))
+    assert (job.created, job.failed) == (1, 0)
+    job = run(team, "bom.txt", b"\xef\xbb\xbfhello\nworld\n")
+    assert sorted(Item.objects.filter(project=team.project).values_list("text", flat=True)) == ["first", "hello", "world"]
+
+
+def test_a_corrupted_zip_entry_fails_alone(image_team):
+    import zipfile as zf_mod
+
+    data = io.BytesIO()
+    with zf_mod.ZipFile(data, "w", compression=zf_mod.ZIP_DEFLATED) as zf:
+        zf.writestr("a.jpg", image_bytes("JPEG", (30, 30), (1, 1, 1)))
+        zf.writestr("b.jpg", image_bytes("JPEG", (30, 30), (200, 1, 1)))
+    raw = bytearray(data.getvalue())
+    start = raw.index(b"b.jpg") + len("b.jpg")  # the local header's name, then b.jpg's deflate stream
+    for i in range(start + 10, start + 40):
+        raw[i] ^= 0xFF
+    job = run(image_team, "c.zip", bytes(raw))
+    assert (job.status, job.created, job.failed) == ("done", 1, 1)
+    assert job.errors[0]["row"] == "b.jpg" and job.errors[0]["reason"].startswith("could not be read")
+
+
+def test_a_batch_the_database_refuses_is_retried_row_by_row(team, monkeypatch):
+    real = imports._insert_items
+
+    def picky(rows):
+        if any(r[3] == "poison" for r in rows):
+            from django.db import DatabaseError
+
+            raise DatabaseError("value too long for type character varying(500)\nDETAIL: …")
+        return real(rows)
+
+    monkeypatch.setattr(imports, "_insert_items", picky)
+    job = run(team, "p.jsonl", jsonl([{"id": "1", "text": "good"}, {"id": "2", "text": "poison"}, {"id": "3", "text": "also good"}]))
+    assert (job.created, job.failed) == (2, 1)
+    assert job.errors == [{"row": "line 2", "field": "row", "reason": "the database refused this row: value too long for type character varying(500)"}]

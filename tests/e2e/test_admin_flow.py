@@ -107,7 +107,7 @@ def test_admin_creates_project_publishes_two_versions_and_imports(page, shot, tm
     assert errors.count() == 3
     reported = [tuple(errors.nth(i).locator("td").all_inner_texts()) for i in range(3)]
     assert reported == [
-        ("line 3", "line", "not valid JSON: Expecting property name enclosed in double quotes at column 2"),
+        ("line 3", "line", "not valid JSON: Expecting property name enclosed in double quotes (column 2)"),
         ("line 6", "image", "this project labels images; the row has text"),
         ("line 9", "image", "not an image: the content is not JPEG, PNG, WebP or TIFF"),
     ]
