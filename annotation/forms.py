@@ -112,6 +112,6 @@ class ItemFilterForm(forms.Form):
 
     def clean_meta_key(self) -> str:
         key = self.cleaned_data["meta_key"].strip()
-        if key and not all(c.isalnum() or c in "_- " for c in key):
-            raise forms.ValidationError("A field name is letters, digits, spaces, '-' and '_'.")
+        if any(ord(c) < 32 for c in key):
+            raise forms.ValidationError("A field name cannot contain control characters.")
         return key

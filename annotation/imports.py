@@ -129,6 +129,9 @@ def import_start(*, job: ImportJob, background: bool | None = None) -> ImportJob
     if not background:
         return import_run(job_id=job.pk)
     transaction.on_commit(lambda: import_run_task.enqueue(job_id=job.pk))
+    # Outside a transaction on_commit runs at once (and the immediate backend runs the task):
+    # answer with the job as it is now.
+    job.refresh_from_db()
     return job
 
 

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Least
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, TextField, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Least
 from django.utils import timezone
 
 from . import rulebook as rb
@@ -153,10 +154,13 @@ def item_list(*, project: Project, filters: ItemFilters) -> QuerySet[Item]:
     if filters.state:
         qs = qs.filter(state=filters.state)
     if filters.meta_key:
+        # The key is one JSON key, never an ORM lookup path ("a__contains" is a key name here),
+        # and values compare as text, so 5 and "5" both match "5".
+        qs = qs.filter(metadata__has_key=filters.meta_key)
         if filters.meta_value:
-            qs = qs.filter(**{f"metadata__{filters.meta_key}": filters.meta_value})
-        else:
-            qs = qs.filter(metadata__has_key=filters.meta_key)
+            qs = qs.alias(meta_value=Cast(KeyTextTransform(filters.meta_key, "metadata"), TextField())).filter(
+                meta_value=filters.meta_value
+            )
     if filters.q:
         qs = qs.filter(Q(text__icontains=filters.q) | Q(external_id__icontains=filters.q))
     if filters.gold == "yes":

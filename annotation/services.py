@@ -182,6 +182,12 @@ def member_add(
                 [{"field": "username", "message": f"No user {username!r}; give a password to create the account."}],
             )
         try:
+            user_model.username_validator(username)
+        except DjangoValidationError as exc:
+            raise ValidationFailed(
+                "That username is not valid.", [{"field": "username", "message": " ".join(exc.messages)}]
+            ) from None
+        try:
             validate_password(password)
         except DjangoValidationError as exc:
             raise ValidationFailed(
@@ -200,9 +206,12 @@ def member_add(
 
 
 def _membership_locked(project: Project, user_id: int) -> Membership:
-    """The membership, row-locked for the rest of the caller's transaction."""
+    """The membership, row-locked for the rest of the caller's transaction, after the project
+    row: every change of roles in a project goes through that one lock, so two admins demoting
+    each other at once cannot leave the project without an admin (nor deadlock)."""
+    Project.objects.select_for_update().filter(pk=project.pk).values_list("pk", flat=True).first()
     membership = (
-        Membership.objects.select_for_update().select_related("user")
+        Membership.objects.select_for_update(of=("self",)).select_related("user")
         .filter(project=project, user_id=user_id).first()
     )  # fmt: skip
     if membership is None:

@@ -200,10 +200,12 @@ def _labels_from_formset(formset: Any) -> list[dict[str, Any]]:
 
 
 def _label_initial(labels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # A colour input always sends a colour, so an empty one would come back black: fill it.
     return [
         {**lab, "fit_examples": ", ".join(lab.get("fit_examples", [])),
-         "nonfit_examples": ", ".join(lab.get("nonfit_examples", []))}
-        for lab in labels
+         "nonfit_examples": ", ".join(lab.get("nonfit_examples", [])),
+         "color": lab.get("color") or rb.PALETTE[i % len(rb.PALETTE)]}
+        for i, lab in enumerate(labels)
     ]  # fmt: skip
 
 
@@ -265,12 +267,12 @@ def rulebook_edit(request: HttpRequest, access: selectors.ProjectAccess) -> Http
                 "change_note": draft.change_note,
             }
         )
-        initial = _label_initial(draft.labels) or [{}, {}]
+        initial = _label_initial(draft.labels or [{}, {}])
         formset = LabelFormSet(initial=initial, prefix="labels")
     return render(
         request,
         "annotation/rulebook_edit.html",
-        _ctx(access, form=form, formset=formset, draft=draft, current=current),
+        _ctx(access, form=form, formset=formset, draft=draft, current=current, palette=rb.PALETTE),
     )
 
 
@@ -311,9 +313,8 @@ def import_page(request: HttpRequest, access: selectors.ProjectAccess) -> HttpRe
         try:
             job = imports.import_create(actor=request.user, project=access.project, name=upload.name, upload=upload)
         except ValidationFailed as exc:
-            _form_errors(form, exc)
-            for err in exc.errors:
-                form.add_error("file", err.get("reason", ""))
+            for err in exc.errors or [{"reason": exc.message}]:
+                form.add_error("file", err.get("reason") or exc.message)
         else:
             imports.import_start(job=job)
             return redirect("import-job", slug=access.project.slug, job_id=job.pk)

@@ -31,6 +31,18 @@ ALLOWED_HOSTS = [
     for h in os.environ.get("QUORUM_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
     if h.strip()
 ]
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "testserver", "::1", "[::1]"}
+if SECRET_KEY.startswith("insecure-local-only") and set(ALLOWED_HOSTS) - _LOCAL_HOSTS:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "Quorum is served beyond this machine (QUORUM_ALLOWED_HOSTS) with the development secret key: "
+        "set QUORUM_SECRET_KEY to a long random value."
+    )
+if _env_bool("QUORUM_HTTPS", False):
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = 31536000
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("QUORUM_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
 ]
@@ -153,7 +165,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "annotation.api.errors.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "annotation.api.pagination.Pagination",
     "PAGE_SIZE": 100,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

@@ -27,14 +27,28 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code = next((c for cls, c in STATUS.items() if isinstance(exc, cls)), 400)
         return Response(body, status=code)
     response = drf_exception_handler(exc, context)
-    if response is not None and response.status_code == 400 and isinstance(response.data, dict):
-        # Serializer errors: keep DRF's per-field dict, and add the same flat list as domain errors.
-        if "detail" not in response.data:
-            errors = [
-                {"field": name, "message": " ".join(str(m) for m in messages)}
-                if isinstance(messages, list)
-                else {"field": name, "message": str(messages)}
-                for name, messages in response.data.items()
-            ]
-            response.data = {"detail": "The request is not valid.", "errors": errors, "fields": response.data}
+    if response is None or response.status_code != 400:
+        return response
+    if isinstance(response.data, dict) and set(response.data) == {"detail"}:
+        # e.g. a body that is not JSON
+        message = str(response.data["detail"])
+        response.data = {"detail": message, "code": "invalid", "errors": [{"field": "body", "message": message}]}
+        return response
+    # Serializer errors, nested or not, as one flat list: {"field": "labels.1.hotkey", "message": …}.
+    response.data = {"detail": "The request is not valid.", "code": "invalid", "errors": list(_flatten(response.data, ""))}
     return response
+
+
+def _flatten(data: Any, path: str):  # type: ignore[no-untyped-def]
+    if isinstance(data, dict):
+        for key, value in data.items():
+            name = "body" if key == "non_field_errors" and not path else str(key)
+            yield from _flatten(value, f"{path}.{name}" if path else name)
+    elif isinstance(data, list) and data and all(isinstance(m, str) for m in data):
+        yield {"field": path or "body", "message": " ".join(str(m) for m in data)}
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            if value:
+                yield from _flatten(value, f"{path}.{index}" if path else str(index))
+    else:
+        yield {"field": path or "body", "message": str(data)}

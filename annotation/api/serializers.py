@@ -37,7 +37,17 @@ class ProjectListSerializer(ProjectSerializer):
         read_only_fields = fields
 
 
-class ProjectSettingsSerializer(serializers.Serializer):
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, so a typo or a read-only field is not silently ignored."""
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = sorted(set(getattr(self, "initial_data", {}) or {}) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: "This field cannot be set here." for name in unknown})
+        return attrs
+
+
+class ProjectSettingsSerializer(StrictSerializer):
     """The settings an admin may change after creation; all optional."""
 
     name = serializers.CharField(max_length=200, required=False)
@@ -68,7 +78,7 @@ class MemberSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MemberAddSerializer(serializers.Serializer):
+class MemberAddSerializer(StrictSerializer):
     username = serializers.CharField(max_length=150)
     role = serializers.ChoiceField(choices=Role.choices)
     password = serializers.CharField(required=False, allow_blank=True, default="", write_only=True)
@@ -111,7 +121,7 @@ class RulebookSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RulebookDraftInSerializer(serializers.Serializer):
+class RulebookDraftInSerializer(StrictSerializer):
     guidelines = serializers.CharField(allow_blank=True, required=False, default="")
     unclear_instructions = serializers.CharField(allow_blank=True, required=False, default="")
     do_not_label = serializers.CharField(allow_blank=True, required=False, default="")
@@ -155,7 +165,7 @@ class ItemSerializer(serializers.ModelSerializer):
 
 class ItemQuerySerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=ItemState.choices, required=False)
-    meta_key = serializers.RegexField(r"^[A-Za-z0-9_ -]{1,100}$", required=False)
+    meta_key = serializers.RegexField(r"^[^\x00-\x1f]{1,100}$", required=False, help_text="A metadata key; with meta_value, items whose value (as text) equals it.")
     meta_value = serializers.CharField(required=False, max_length=500)
     q = serializers.CharField(required=False, max_length=500)
     gold = serializers.ChoiceField(choices=["yes", "no"], required=False)

@@ -17,6 +17,9 @@ document.getElementById("add-label").addEventListener("click", () => {
   total.value = String(index + 1);
   renumber();
   const added = container.lastElementChild;
+  const palette = document.getElementById("rulebook-form").dataset.palette.split(",");
+  const color = added.querySelector("input[name$='-color']");
+  if (color) color.value = palette[index % palette.length];
   added.querySelector("input[name$='-key']")?.focus();
 });
 

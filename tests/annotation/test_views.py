@@ -114,3 +114,8 @@ def test_create_project_page(team):
                                               "min_votes": 3, "max_votes": 2, "promote_posterior": 0.9, "promote_agreement": 0.6, "gold_rate": 0.05, "lease_seconds": 300})  # fmt: skip
     assert response.status_code == 200
     assert "Max votes cannot be below min votes" in response.content.decode()
+
+
+def test_new_rulebook_rows_get_palette_colours_not_black(team):
+    html = login(team.admin).get(f"/p/{team.project.slug}/rulebook/edit/").content.decode()
+    assert 'name="labels-0-color" value="#1f77b4"' in html and 'name="labels-1-color" value="#ff7f0e"' in html

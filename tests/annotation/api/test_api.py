@@ -89,3 +89,44 @@ def test_openapi_schema_documents_the_endpoints(client):
     assert "the good rows are kept" in schema["paths"]["/api/projects/{slug}/imports/"]["post"]["description"]
     docs = client.get("/api/docs/")
     assert docs.status_code == 200 and b"cdn" not in docs.content.lower()
+
+
+def test_metadata_key_is_a_key_never_a_lookup(team):
+    upload = io.BytesIO(jsonl([{"id": "a", "text": "x", "metadata": {"a__contains": "v", "n": 5}}, {"id": "b", "text": "y", "metadata": {"a": "zz"}}]))
+    upload.name = "m.jsonl"
+    api_client(team.admin).post(f"/api/projects/{team.project.slug}/imports/", {"file": upload}, format="multipart")
+    client = api_client(team.reviewer)
+    url = f"/api/projects/{team.project.slug}/items/"
+    ids = lambda **q: [i["external_id"] for i in client.get(url, q).json()["results"]]  # noqa: E731
+    assert ids(meta_key="a__contains", meta_value="v") == ["a"]
+    assert ids(meta_key="a__isnull") == []
+    assert ids(meta_key="source__regex", meta_value="(") == []
+    assert ids(meta_key="n", meta_value="5") == ["a"]  # numbers compare as text
+
+
+def test_page_size_is_capped(team):
+    response = api_client(team.reviewer).get(f"/api/projects/{team.project.slug}/items/", {"limit": "99999999999999999999"})
+    assert response.status_code == 200
+
+
+def test_nested_errors_name_their_path(team):
+    bad = labels("cat", "dog")
+    bad[1]["name"] = "x" * 300
+    response = api_client(team.admin).put(f"/api/projects/{team.project.slug}/rulebook/draft/", {"labels": bad}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": "labels.1.name", "message": "Ensure this field has no more than 200 characters."}]
+    response = api_client(team.admin).generic("PUT", f"/api/projects/{team.project.slug}/rulebook/draft/", "{not json", content_type="application/json")
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "body"
+
+
+def test_fields_that_cannot_be_set_are_refused(team):
+    response = api_client(team.admin).patch(f"/api/projects/{team.project.slug}/", {"item_kind": "image", "max_votes": 6}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": "item_kind", "message": "This field cannot be set here."}]
+    team.project.refresh_from_db()
+    assert (team.project.item_kind, team.project.max_votes) == ("text", 5)
+
+
+def test_new_account_usernames_are_validated(team):
+    response = api_client(team.admin).post(f"/api/projects/{team.project.slug}/members/", {"username": "<b>x</b>", "role": "annotator", "password": "long-enough-pw"}, format="json")
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "username"
