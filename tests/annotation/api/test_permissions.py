@@ -66,6 +66,13 @@ API = [
     ("post", "/api/projects/{slug}/imports/", "upload", "admin", 201),
     ("get", "/api/projects/{slug}/imports/{job_id}/", None, "admin", 200),
     ("get", "/api/projects/{slug}/audit/", None, "admin", 200),
+    # The annotator's loop: open to every member (reviewers and admins may label too).
+    ("post", "/api/projects/{slug}/next/", {}, "annotator", 200),
+    ("post", "/api/projects/{slug}/votes/", {"item": "{item_id}", "client_id": "client-0001", "value": "cat"}, "annotator", 409),
+    ("post", "/api/projects/{slug}/votes/undo/", {"client_id": "client-0002"}, "annotator", 409),
+    ("post", "/api/projects/{slug}/leases/heartbeat/", {"items": ["{item_id}"]}, "annotator", 200),
+    ("post", "/api/projects/{slug}/leases/release/", {"item": "{item_id}"}, "annotator", 409),
+    ("get", "/api/projects/{slug}/progress/me/", None, "annotator", 200),
 ]
 
 
@@ -79,6 +86,11 @@ def fill(path: str, world: World) -> str:
 def test_api_permission_matrix(world, role, method, path, body, needed, ok):
     client = api_client(world.team.user(role))
     kwargs = {"format": "json"}
+    if isinstance(body, dict):
+        body = {
+            k: fill(v, world) if isinstance(v, str) else [fill(x, world) if isinstance(x, str) else x for x in v] if isinstance(v, list) else v
+            for k, v in body.items()
+        }
     if body == "upload":
         body, kwargs = {"file": io.BytesIO(image_bytes("PNG")) }, {"format": "multipart"}
         body["file"].name = "one.png"
@@ -108,6 +120,7 @@ def test_anyone_logged_in_can_create_a_project_and_becomes_its_admin(world):
 
 PAGES = [
     ("/p/{slug}/", "annotator"),
+    ("/p/{slug}/label/", "annotator"),
     ("/p/{slug}/rulebook/", "annotator"),
     ("/p/{slug}/rulebook/v1/", "annotator"),
     ("/p/{slug}/rulebook/history/", "annotator"),

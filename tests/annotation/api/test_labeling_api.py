@@ -1,0 +1,68 @@
+"""The annotator's API: one request per vote, blind to everyone else's answers."""
+
+import pytest
+
+from annotation import services
+from annotation.models import Item, Role
+from tests.conftest import api_client, labels, publish
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def ready(team):
+    publish(team, "cat", "dog")
+    team.project.min_votes, team.project.gold_rate = 2, 0
+    team.project.save()
+    for i in range(3):
+        Item.objects.create(project=team.project, kind="text", text=f"t{i}", content_hash=f"h{i}", external_id=f"e{i}", gold="cat" if i == 2 else None)
+    return team
+
+
+def test_vote_returns_the_next_item_in_the_same_request(ready):
+    client = api_client(ready.annotator)
+    url = f"/api/projects/{ready.project.slug}"
+    first = client.post(f"{url}/next/", {}, format="json").json()["assignment"]
+    second = client.post(f"{url}/next/", {"exclude": [first["item"]["id"]]}, format="json").json()["assignment"]
+    body = {"item": first["item"]["id"], "client_id": "vote-000001", "value": "cat", "next": {"exclude": [second["item"]["id"]]}}
+    response = client.post(f"{url}/votes/", body, format="json")
+    assert response.status_code == 201
+    data = response.json()
+    assert data["vote"]["value"] == "cat" and data["vote"]["client_id"] == "vote-000001"
+    assert data["next"]["item"]["id"] not in (first["item"]["id"], second["item"]["id"])
+    retry = client.post(f"{url}/votes/", body, format="json")
+    assert retry.status_code == 200 and retry.json()["vote"]["id"] == data["vote"]["id"]
+
+
+def test_annotators_are_blind_to_votes_consensus_and_gold(ready):
+    other = UserFactory(username="other")
+    services.member_add(actor=ready.admin, project=ready.project, username="other", role=Role.ANNOTATOR)
+    url = f"/api/projects/{ready.project.slug}"
+    seen = []
+    for user in (ready.annotator, other):
+        client = api_client(user)
+        assignment = client.post(f"{url}/next/", {}, format="json").json()["assignment"]
+        seen.append(assignment)
+        client.post(f"{url}/votes/", {"item": assignment["item"]["id"], "client_id": f"v-{user.pk}-000001", "value": "dog"}, format="json")
+    assert seen[0]["item"]["id"] == seen[1]["item"]["id"]  # the same item, answered blind
+    text = str(seen[1]).lower()
+    for word in ("vote", "gold", "consensus", "state", "metadata", "dog"):
+        assert word not in text
+    # Their own progress only; no API lists other annotators' votes to them.
+    assert api_client(other).get(f"{url}/progress/me/").json()["total"] == 1
+    assert api_client(other).get(f"{url}/items/").status_code == 403
+    assert api_client(other).get(f"{url}/audit/").status_code == 403
+
+
+def test_refusals_carry_a_code_the_page_acts_on(ready):
+    client = api_client(ready.annotator)
+    url = f"/api/projects/{ready.project.slug}"
+    assignment = client.post(f"{url}/next/", {}, format="json").json()["assignment"]
+    services.rulebook_draft_save(actor=ready.admin, project=ready.project, guidelines="", unclear_instructions="", do_not_label="", labels=labels("cat", "dog", "cow"))
+    services.rulebook_publish(actor=ready.admin, project=ready.project)
+    response = client.post(f"{url}/votes/", {"item": assignment["item"]["id"], "client_id": "vote-000009", "value": "cat"}, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "rulebook_changed"
+    response = client.post(f"{url}/votes/", {"item": 999999, "client_id": "vote-000010", "value": "cat"}, format="json")
+    assert (response.status_code, response.json()["code"]) == (409, "not_assigned")
+    response = client.post(f"{url}/votes/", {"item": assignment["item"]["id"], "client_id": "short", "value": "cat"}, format="json")
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "client_id"
