@@ -106,7 +106,11 @@ if DATABASE_URL:
         # reconnects (~25 ms). See ../shared/PERFORMANCE.md.
         _db.setdefault("OPTIONS", {})
         if _env_bool("QUORUM_DB_POOL", True):
-            _db["OPTIONS"]["pool"] = {"min_size": 2, "max_size": 20, "timeout": 10}
+            _db["OPTIONS"]["pool"] = {
+                "min_size": 2,
+                "max_size": int(os.environ.get("QUORUM_DB_POOL_SIZE", 20)),
+                "timeout": 10,
+            }
         else:
             _db["CONN_MAX_AGE"] = 60
     DATABASES = {"default": _db}
