@@ -11,13 +11,13 @@ An item's ``votes_count + leased_count`` never exceeds what it still needs.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, Value
-from django.db.models.functions import Least
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from consensus.services import item_decide
@@ -58,87 +58,152 @@ def _current_rulebook(project: Project) -> RulebookVersion:
     return version
 
 
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _cols(model: type, *fields: str) -> str:
+    return ", ".join(_q(model._meta.get_field(f).column) for f in fields)
+
+
+class _T:
+    """Table and column names, from the models, for the SQL of the hot path."""
+
+    item, lease, vote = (_q(m._meta.db_table) for m in (Item, Lease, Vote))
+
+
+def _ts(value: dt.datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _skip_locked() -> str:
+    return " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+
+
+def _for_update() -> str:
+    return " FOR UPDATE" if connection.features.has_select_for_update else ""
+
+
+def _least() -> str:
+    return "LEAST" if connection.vendor == "postgresql" else "MIN"
+
+
 def leases_reclaim_expired(*, project: Project, now: dt.datetime | None = None) -> int:
     """Return expired leases' items to the pool. Safe to run concurrently: each expired lease
     is taken by one caller (``SKIP LOCKED``) and counted down once."""
     now = now or timezone.now()
-    with transaction.atomic():
-        expired = list(
-            Lease.objects.select_for_update(skip_locked=True)
-            .filter(project=project, status=LeaseStatus.ACTIVE, expires_at__lte=now)
-            .order_by("item_id")
-            .values_list("pk", "item_id")
+    with connection.cursor() as cur:
+        # A plain read first: most of the time nothing has expired, and no write lock is taken.
+        cur.execute(
+            f"SELECT 1 FROM {_T.lease} WHERE project_id = %s AND status = %s AND expires_at <= %s LIMIT 1",
+            [project.pk, LeaseStatus.ACTIVE, _ts(now)],
         )
-        if not expired:
+        if cur.fetchone() is None:
             return 0
-        Lease.objects.filter(pk__in=[pk for pk, _ in expired]).update(status=LeaseStatus.EXPIRED, closed_at=now)
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            f"UPDATE {_T.lease} SET status = %s, closed_at = %s WHERE id IN ("
+            f"SELECT id FROM {_T.lease} WHERE project_id = %s AND status = %s AND expires_at <= %s{_skip_locked()}"
+            f") RETURNING item_id",
+            [LeaseStatus.EXPIRED, _ts(now), project.pk, LeaseStatus.ACTIVE, _ts(now)],
+        )
         per_item: dict[int, int] = {}
-        for _, item_id in expired:
+        for (item_id,) in cur.fetchall():
             per_item[item_id] = per_item.get(item_id, 0) + 1
         for item_id in sorted(per_item):  # one order for everyone: no deadlocks between reclaimers
-            Item.objects.filter(pk=item_id).update(leased_count=F("leased_count") - per_item[item_id])
-    return len(expired)
+            cur.execute(f"UPDATE {_T.item} SET leased_count = leased_count - %s WHERE id = %s", [per_item[item_id], item_id])
+    return sum(per_item.values())
 
 
-def _pick(project: Project, annotator: AbstractBaseUser, *, gold: bool) -> int | None:
-    """The id of the next item for this annotator, row-locked; None if there is none."""
-    mine = Lease.objects.filter(item=OuterRef("pk"), annotator=annotator, status__in=EXCLUDING)
-    qs = Item.objects.filter(project=project, state=ItemState.QUEUED).filter(~Exists(mine))
+# What the annotator is shown of an item, in this order (see _assignment).
+_ITEM_SHOWN = ("id", "external_id", "kind", "text", "image", "width", "height")
+
+
+def _pick_and_count(cur: Any, project: Project, annotator_id: int, *, gold: bool) -> tuple[Any, ...] | None:
+    """Lease-count the next item for this annotator and return what is shown of it, in one
+    statement: the row is picked with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL), so concurrent
+    annotators each take a different row and never wait on each other."""
+    mine = (
+        f"NOT EXISTS (SELECT 1 FROM {_T.lease} l WHERE l.item_id = i.id AND l.annotator_id = %s "
+        f"AND l.status IN (%s, %s, %s))"
+    )
+    params: list[Any] = [project.pk, ItemState.QUEUED, annotator_id, *EXCLUDING]
     if gold:
         # Gold items are honeypots: every annotator may get each one once.
-        qs = qs.filter(gold__isnull=False).order_by("id")
+        where, order = "i.gold IS NOT NULL", "i.id"
     else:
-        needed = Least(Value(project.min_votes) + F("extra_votes"), Value(project.max_votes))
-        qs = (
-            qs.filter(gold__isnull=True)
-            .filter(Q(votes_count__lt=needed - F("leased_count")))
-            .order_by("-votes_count", "-priority", "id")
-        )
-    return qs.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True).first()
+        where = f"i.gold IS NULL AND i.votes_count + i.leased_count < {_least()}(%s + i.extra_votes, %s)"
+        params += [project.min_votes, project.max_votes]
+        order = "i.votes_count DESC, i.priority DESC, i.id"
+    cur.execute(
+        f"UPDATE {_T.item} SET leased_count = leased_count + 1 WHERE id = ("
+        f"SELECT i.id FROM {_T.item} i WHERE i.project_id = %s AND i.state = %s AND {mine} AND {where} "
+        f"ORDER BY {order} LIMIT 1{_skip_locked()}) RETURNING {_cols(Item, *_ITEM_SHOWN)}",
+        params,
+    )
+    return cur.fetchone()
+
+
+def _lease(project: Project, annotator: AbstractBaseUser, lease_id: int, item_row: tuple[Any, ...],
+           expires_at: Any, *, is_gold: bool, created_at: dt.datetime | None = None) -> Lease:
+    """A Lease built from the row values the hot path already has (no query)."""
+    item = Item(project=project, **dict(zip(_ITEM_SHOWN, item_row, strict=True)))
+    if isinstance(expires_at, str):
+        expires_at = dt.datetime.fromisoformat(expires_at).replace(tzinfo=dt.UTC)
+    lease = Lease(pk=lease_id, project=project, item=item, annotator=annotator, rulebook_version=project.current_rulebook,
+                  status=LeaseStatus.ACTIVE, is_gold=is_gold, created_at=created_at, expires_at=expires_at)  # fmt: skip
+    lease._state.adding, lease._state.db = False, "default"
+    return lease
 
 
 def item_lease_next(
-    *, project: Project, annotator: AbstractBaseUser, exclude: tuple[int, ...] = ()
+    *, project: Project, annotator: AbstractBaseUser, exclude: tuple[int, ...] = (), reclaim: bool = True
 ) -> Lease | None:
     """The annotator's next item: a lease they already hold (other than ``exclude``, the items
     their page already shows), else a new lease on the best open item, else None.
 
     Order: a gold item when it is the annotator's gold turn (``queue.is_gold_turn``), then items
-    closest to completion, then higher priority, then oldest.
+    closest to completion, then higher priority, then oldest. ``reclaim=False`` is for a caller
+    that reclaimed expired leases itself before opening its transaction (``vote_cast_and_next``).
     """
     version = _current_rulebook(project)
     now = timezone.now()
-    leases_reclaim_expired(project=project, now=now)
-    with transaction.atomic():
-        held = (
-            Lease.objects.select_related("item")
-            .filter(project=project, annotator=annotator, status=LeaseStatus.ACTIVE, expires_at__gt=now)
-            .exclude(item_id__in=exclude)
-            .order_by("created_at", "pk")
-            .first()
+    if reclaim:  # in its own transaction, before any other lock is taken (see the module doc)
+        leases_reclaim_expired(project=project, now=now)
+    with transaction.atomic(), connection.cursor() as cur:
+        skip = f" AND l.item_id NOT IN ({', '.join(['%s'] * len(exclude))})" if exclude else ""
+        cur.execute(
+            f"SELECT l.id, l.rulebook_version_id, l.is_gold, l.expires_at, {', '.join('i.' + c for c in _ITEM_SHOWN)} "
+            f"FROM {_T.lease} l JOIN {_T.item} i ON i.id = l.item_id "
+            f"WHERE l.project_id = %s AND l.annotator_id = %s AND l.status = %s AND l.expires_at > %s{skip} "
+            f"ORDER BY l.created_at, l.id LIMIT 1",
+            [project.pk, annotator.pk, LeaseStatus.ACTIVE, _ts(now), *exclude],
         )
+        held = cur.fetchone()
         if held is not None:
-            if held.rulebook_version_id != version.pk:
+            lease_id, version_id, is_gold, expires_at, *item_row = held
+            if version_id != version.pk:
                 # Shown again after a reload: from now on it is answered under the new version.
-                Lease.objects.filter(pk=held.pk).update(rulebook_version=version)
-                held.rulebook_version = version
-            return held
+                cur.execute(f"UPDATE {_T.lease} SET rulebook_version_id = %s WHERE id = %s", [version.pk, lease_id])
+            return _lease(project, annotator, lease_id, tuple(item_row), expires_at, is_gold=bool(is_gold))
         gold_turn = project.gold_rate > 0 and queue.is_gold_turn(
             Vote.objects.filter(project=project, annotator=annotator, kind=VoteKind.VOTE).count(), project.gold_rate
         )
-        item_id = _pick(project, annotator, gold=gold_turn)
-        if item_id is None:
-            item_id = _pick(project, annotator, gold=not gold_turn)
-        if item_id is None:
+        item_row = _pick_and_count(cur, project, annotator.pk, gold=gold_turn)
+        is_gold = gold_turn
+        if item_row is None:
+            item_row = _pick_and_count(cur, project, annotator.pk, gold=not gold_turn)
+            is_gold = not gold_turn
+        if item_row is None:
             return None
-        item = Item.objects.get(pk=item_id)
-        lease = Lease.objects.create(
-            project=project, item=item, annotator=annotator, rulebook_version=version,
-            is_gold=item.gold is not None, created_at=now,
-            expires_at=now + dt.timedelta(seconds=project.lease_seconds),
-        )  # fmt: skip
-        Item.objects.filter(pk=item_id).update(leased_count=F("leased_count") + 1)
-        return lease
+        expires = now + dt.timedelta(seconds=project.lease_seconds)
+        cur.execute(
+            f"INSERT INTO {_T.lease} ({_cols(Lease, 'project', 'item', 'annotator', 'rulebook_version', 'status', 'is_gold', 'created_at', 'expires_at')}) "
+            f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            [project.pk, item_row[0], annotator.pk, version.pk, LeaseStatus.ACTIVE, is_gold, _ts(now), _ts(expires)],
+        )
+        (lease_id,) = cur.fetchone()
+        return _lease(project, annotator, lease_id, item_row, expires, is_gold=is_gold, created_at=now)
 
 
 def lease_heartbeat(
@@ -185,12 +250,11 @@ class VoteResult:
     created: bool  # False when this was a retry of a vote already stored
 
 
-def _latest_in_chain(item_id: int, annotator: AbstractBaseUser) -> Vote | None:
-    return (
-        Vote.objects.filter(item_id=item_id, annotator=annotator, superseded_by__isnull=True)
-        .order_by("-created_at", "-pk")
-        .first()
-    )
+def _stored_vote(cur: Any, annotator_id: int, client_id: str) -> Vote | None:
+    """The vote already stored under this idempotency key (a retry), or None."""
+    cur.execute(f"SELECT id FROM {_T.vote} WHERE annotator_id = %s AND client_id = %s", [annotator_id, client_id])
+    row = cur.fetchone()
+    return Vote.objects.get(pk=row[0]) if row else None
 
 
 def vote_cast(
@@ -212,37 +276,35 @@ def vote_cast(
     leased to the annotator (``NotAssigned``), the lease has expired (``LeaseExpired``), the
     rulebook was republished since the lease (``RulebookChanged``), the annotator already
     voted (``AlreadyVoted``), or the answer does not fit the rulebook (``ValidationFailed``).
+    Holds the lease's row lock, then the item's, until the transaction ends.
     """
     now = timezone.now()
-    with transaction.atomic():
-        stored = Vote.objects.filter(annotator=annotator, client_id=client_id).first()
-        if stored is None:
-            lease = (
-                Lease.objects.select_for_update()
-                .filter(project=project, annotator=annotator, item_id=item_id)
-                .order_by("-created_at", "-pk")
-                .first()
-            )
-            # A concurrent retry may have committed while we waited for the lock.
-            stored = Vote.objects.filter(annotator=annotator, client_id=client_id).first()
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            f"SELECT id, status, expires_at > %s, rulebook_version_id FROM {_T.lease} "
+            f"WHERE project_id = %s AND annotator_id = %s AND item_id = %s ORDER BY created_at DESC, id DESC LIMIT 1{_for_update()}",
+            [_ts(now), project.pk, annotator.pk, item_id],
+        )
+        lease = cur.fetchone()
+        # Checked after the lease lock: a concurrent retry may have committed while we waited.
+        stored = _stored_vote(cur, annotator.pk, client_id)
         if stored is not None:
             if stored.item_id != item_id or stored.project_id != project.pk:
                 raise Conflict("This client_id was already used for another vote; send a new one.")
             return VoteResult(stored, created=False)
-        if lease is None or lease.status in (LeaseStatus.SKIPPED, LeaseStatus.RELEASED):
+        if lease is None or lease[1] in (LeaseStatus.SKIPPED, LeaseStatus.RELEASED):
             raise NotAssigned(f"Item {item_id} is not leased to you; ask for the next item.")
-        if lease.status == LeaseStatus.VOTED:
+        lease_id, status, live, version_id = lease
+        if status == LeaseStatus.VOTED:
             raise AlreadyVoted("You have already voted on this item.")
-        if lease.status == LeaseStatus.EXPIRED or lease.expires_at <= now:
+        if status == LeaseStatus.EXPIRED or not live:
             raise LeaseExpired(
-                f"Your hold on this item expired at {timezone.localtime(lease.expires_at):%H:%M:%S} and it went back "
-                "to the queue; your answer was not saved."
+                "Your hold on this item expired and it went back to the queue; your answer was not saved."
             )
-        current = _current_rulebook(project)
-        version = lease.rulebook_version if lease.rulebook_version_id == current.pk else None
-        if version is None:
+        version = _current_rulebook(project)
+        if version_id != version.pk:
             raise RulebookChanged(
-                f"The rulebook changed to v{current.number} after this item was handed to you. "
+                f"The rulebook changed to v{version.number} after this item was handed to you. "
                 "Reload to read the new version; your answer was not saved."
             )
         try:
@@ -252,17 +314,54 @@ def vote_cast(
             )  # fmt: skip
         except rb.AnswerInvalid as exc:
             raise ValidationFailed(exc.message, [{"field": exc.field, "message": exc.message}]) from None
-        Item.objects.select_for_update().filter(pk=item_id).values_list("pk", flat=True).get()
-        vote = Vote.objects.create(
-            project=project, item_id=item_id, annotator=annotator, rulebook_version=version, lease=lease,
-            kind=VoteKind.VOTE, value=answer, unsure=unsure, claim=claim, claim_reason=claim_reason.strip(),
-            note=note.strip(), time_spent_ms=max(0, int(time_spent_ms)), client_id=client_id,
-            supersedes=_latest_in_chain(item_id, annotator), created_at=now,
-        )  # fmt: skip
-        Lease.objects.filter(pk=lease.pk).update(status=LeaseStatus.VOTED, closed_at=now)
-        Item.objects.filter(pk=item_id).update(votes_count=F("votes_count") + 1, leased_count=F("leased_count") - 1)
-        item_decide(project=project, item_id=item_id)
+        # The vote this one supersedes: the retraction left by an undo on this lease, if any.
+        cur.execute(
+            f"SELECT v.id FROM {_T.vote} v WHERE v.lease_id = %s AND NOT EXISTS "
+            f"(SELECT 1 FROM {_T.vote} w WHERE w.supersedes_id = v.id) ORDER BY v.id DESC LIMIT 1",
+            [lease_id],
+        )
+        previous = cur.fetchone()
+        fields = {
+            "project_id": project.pk, "item_id": item_id, "annotator_id": annotator.pk, "rulebook_version_id": version.pk,
+            "lease_id": lease_id, "kind": VoteKind.VOTE, "value": answer, "unsure": unsure, "claim": claim,
+            "claim_reason": claim_reason.strip(), "note": note.strip(), "time_spent_ms": max(0, int(time_spent_ms)),
+            "client_id": client_id, "supersedes_id": previous[0] if previous else None, "created_at": now,
+        }  # fmt: skip
+        foreign = {"project_id", "item_id", "annotator_id", "rulebook_version_id", "lease_id", "supersedes_id"}
+        names = [f.removesuffix("_id") if f in foreign else f for f in fields]
+        db_values = [
+            json.dumps(v) if n == "value" and v is not None else _ts(v) if n == "created_at" else v
+            for n, v in zip(names, fields.values(), strict=True)
+        ]
+        cur.execute(
+            f"INSERT INTO {_T.vote} ({_cols(Vote, *names)}) VALUES ({', '.join(['%s'] * len(names))}) RETURNING id",
+            db_values,
+        )
+        (vote_id,) = cur.fetchone()
+        cur.execute(f"UPDATE {_T.lease} SET status = %s, closed_at = %s WHERE id = %s", [LeaseStatus.VOTED, _ts(now), lease_id])
+        cur.execute(
+            f"UPDATE {_T.item} SET votes_count = votes_count + 1, leased_count = leased_count - 1 WHERE id = %s "
+            # The gold value itself: SQLite 3.40 gets "gold IS NOT NULL" wrong inside RETURNING.
+            f"RETURNING state, votes_count, extra_votes, gold",
+            [item_id],
+        )
+        state, votes, extra, gold = cur.fetchone()
+        item_decide(project=project, item_id=item_id, state=state, votes_count=votes, extra_votes=extra, is_gold=gold is not None)
+        vote = Vote(pk=vote_id, **fields)
+        vote._state.adding, vote._state.db = False, "default"
         return VoteResult(vote, created=True)
+
+
+def vote_cast_and_next(
+    *, project: Project, annotator: AbstractBaseUser, exclude: tuple[int, ...], **vote: Any
+) -> tuple[VoteResult, Lease | None]:
+    """A vote and the next lease in one transaction (one commit per answer). Expired leases are
+    reclaimed first, outside it: the reclaim waits on item locks, and the vote holds one."""
+    leases_reclaim_expired(project=project)
+    with transaction.atomic():
+        result = vote_cast(project=project, annotator=annotator, **vote)
+        exclude = (vote["item_id"], *exclude)
+        return result, item_lease_next(project=project, annotator=annotator, exclude=exclude, reclaim=False)
 
 
 def vote_undo(*, project: Project, annotator: AbstractBaseUser, client_id: str) -> VoteResult:
@@ -291,5 +390,7 @@ def vote_undo(*, project: Project, annotator: AbstractBaseUser, client_id: str) 
         )  # fmt: skip
         Lease.objects.filter(pk=lease.pk).update(status=LeaseStatus.ACTIVE, closed_at=None)
         Item.objects.filter(pk=last.item_id).update(votes_count=F("votes_count") - 1, leased_count=F("leased_count") + 1)
-        item_decide(project=project, item_id=last.item_id)
+        item = Item.objects.only("state", "votes_count", "extra_votes", "gold").get(pk=last.item_id)
+        item_decide(project=project, item_id=item.pk, state=item.state, votes_count=item.votes_count,
+                    extra_votes=item.extra_votes, is_gold=item.gold is not None)  # fmt: skip
         return VoteResult(retraction, created=True)

@@ -50,6 +50,10 @@ class Project(models.Model):
     )
     gold_rate = models.FloatField(default=0.05, help_text="Share of assignments that are gold items.")
     lease_seconds = models.PositiveIntegerField(default=300)
+    current_rulebook = models.ForeignKey(
+        "RulebookVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The published version in force; set by rulebook_publish.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -291,7 +295,11 @@ class Lease(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="leases")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: (annotator, item) below serves it. A lone annotator index tempted
+    # PostgreSQL, on a young table, into scanning all of an annotator's leases per candidate item.
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     rulebook_version = models.ForeignKey(RulebookVersion, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=10, choices=LeaseStatus.choices, default=LeaseStatus.ACTIVE)
     is_gold = models.BooleanField(default=False)

@@ -47,7 +47,7 @@ def access_project(*, user: User, slug: str, role: str = Role.ANNOTATOR) -> Proj
     if not user.is_authenticated:
         raise ProjectNotFound("Project not found.")
     membership = (
-        Membership.objects.select_related("project")
+        Membership.objects.select_related("project", "project__current_rulebook")
         .filter(project__slug=slug, user_id=user.pk)
         .first()
     )
@@ -92,10 +92,9 @@ def member_list(*, project: Project) -> QuerySet[Membership]:
 
 
 def rulebook_current(*, project: Project) -> RulebookVersion | None:
-    """The newest published version, or None before the first publish."""
-    return (
-        project.rulebook_versions.filter(status=RulebookStatus.PUBLISHED).order_by("-number").first()
-    )
+    """The published version in force, or None before the first publish (no query when the
+    project was loaded by ``access_project``)."""
+    return project.current_rulebook
 
 
 def rulebook_draft(*, project: Project) -> RulebookVersion | None:

@@ -366,6 +366,8 @@ def rulebook_publish(
     if change_note:
         draft.change_note = change_note.strip()[:500]
     draft.save()
+    project.current_rulebook = draft
+    Project.objects.filter(pk=project.pk).update(current_rulebook=draft)
     audit_record(
         project=project, actor=actor, verb="rulebook.publish", obj=draft,
         before=rulebook_document(current) if current else None, after=rulebook_document(draft),

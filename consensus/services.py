@@ -10,18 +10,19 @@ from __future__ import annotations
 from annotation.models import Item, ItemState, Project
 
 
-def item_decide(*, project: Project, item_id: int) -> str:
-    """Set the item's state from its vote count and return it. Expects the caller to hold the
-    item's row lock (``vote_cast`` and ``vote_undo`` do)."""
-    item = Item.objects.only("state", "votes_count", "extra_votes", "gold").get(pk=item_id)
-    needed = min(project.min_votes + item.extra_votes, project.max_votes)
-    if item.gold is not None:
-        return item.state  # gold items stay in the queue as honeypots
-    if item.state == ItemState.QUEUED and item.votes_count >= needed:
-        state = ItemState.COMPLETE
-    elif item.state == ItemState.COMPLETE and item.votes_count < needed:
-        state = ItemState.QUEUED
+def item_decide(
+    *, project: Project, item_id: int, state: str, votes_count: int, extra_votes: int, is_gold: bool
+) -> str:
+    """Set the item's state from its counts (as the caller just updated them) and return it.
+    Expects the caller to hold the item's row lock (``vote_cast`` and ``vote_undo`` do)."""
+    needed = min(project.min_votes + extra_votes, project.max_votes)
+    if is_gold:
+        return state  # gold items stay in the queue as honeypots
+    if state == ItemState.QUEUED and votes_count >= needed:
+        new = ItemState.COMPLETE
+    elif state == ItemState.COMPLETE and votes_count < needed:
+        new = ItemState.QUEUED
     else:
-        return item.state
-    Item.objects.filter(pk=item_id).update(state=state)
-    return state
+        return state
+    Item.objects.filter(pk=item_id).update(state=new)
+    return new

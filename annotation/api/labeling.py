@@ -171,11 +171,12 @@ class VoteCastApi(APIView):
         data = _valid(VoteInSerializer, request.data)
         want_next = data.pop("next")
         item_id = data.pop("item")
-        result = labeling.vote_cast(project=access.project, annotator=request.user, item_id=item_id, **data)
         next_lease = None
-        if want_next is not None:
-            next_lease = labeling.item_lease_next(
-                project=access.project, annotator=request.user, exclude=(item_id, *want_next["exclude"])
+        if want_next is None:
+            result = labeling.vote_cast(project=access.project, annotator=request.user, item_id=item_id, **data)
+        else:
+            result, next_lease = labeling.vote_cast_and_next(
+                project=access.project, annotator=request.user, item_id=item_id, exclude=tuple(want_next["exclude"]), **data
             )
         return Response(
             {"vote": vote_data(result.vote), "next": assignment_data(next_lease, slug)},

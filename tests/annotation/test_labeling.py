@@ -81,10 +81,8 @@ def test_order_closest_to_completion_then_priority_then_oldest(ready):
     Item.objects.filter(pk=high.pk).update(priority=0.9)
     Item.objects.filter(pk=low.pk).update(priority=0.1)
     other = annotators(ready, 1)[0]
-    lease = labeling.item_lease_next(project=ready.project, annotator=other, exclude=())
-    Lease.objects.filter(pk=lease.pk).delete()
-    Item.objects.filter(pk=lease.item_id).update(leased_count=0)
     Item.objects.filter(pk=started.pk).update(votes_count=1)
+    assert other  # another annotator's vote is what "started" stands for
     order = []
     for _ in range(4):
         lease = labeling.item_lease_next(project=ready.project, annotator=ready.annotator, exclude=tuple(order))
