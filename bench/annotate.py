@@ -4,8 +4,8 @@
 
 One round trip is one request: POST /votes/ with `next`, whose answer carries the next item
 (the page works this way). For each backend: a fresh database with 20,000 text items
-(min_votes 3, max_votes 5), the API served by gunicorn (sync workers, WSGI) from a separate
-process, clients with keep-alive connections and token auth in this process.
+(min_votes 3, max_votes 5), the API served by gunicorn (WSGI; sync workers, or gthread workers
+with keep-alive) from a separate process, clients with token auth in this process.
 
 Prints: one client's votes/s and latency; 50 clients without think time (saturation) and
 50 clients thinking 0.5–1.5 s per item (people), with total votes/s and p50/p95/p99 latency
@@ -124,7 +124,7 @@ def crowd(port: int, tokens: list[str], seconds: float, think: tuple[float, floa
     return len(flat), flat, elapsed
 
 
-def run_backend(backend: str, workers: int, seconds: float) -> None:
+def run_backend(backend: str, workers: int, seconds: float, threads: int) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     tmp = Path(tempfile.mkdtemp(prefix=f"quorum-bench-{backend}-"))
     env["QUORUM_MEDIA_ROOT"] = str(tmp / "media")
@@ -144,7 +144,8 @@ def run_backend(backend: str, workers: int, seconds: float) -> None:
     tokens = json.loads(out.stdout.strip().splitlines()[-1])
     port = free_port()
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "quorum.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
+        [str(Path(sys.executable).parent / "gunicorn"), "quorum.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning", *(["--worker-class", "gthread", "--threads", str(threads)] if threads else [])],
         env=env, cwd=ROOT,
     )  # fmt: skip
     try:
@@ -154,7 +155,7 @@ def run_backend(backend: str, workers: int, seconds: float) -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        layout = f"gunicorn {workers} sync workers, {backend}"
+        layout = f"gunicorn {workers}×{threads} gthread, {backend}" if threads else f"gunicorn {workers} sync workers, {backend}"
         one = Client(port, tokens[-1])
         one.start()
         for _ in range(50):
@@ -178,11 +179,12 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--threads", type=int, default=0, help="gthread worker threads (keep-alive); 0: sync workers")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}; "
           f"{ITEMS:,} items, clients in one process on the same machine (keep-alive, token auth)")  # fmt: skip
     for backend in args.backends.split(","):
-        run_backend(backend.strip(), args.workers, args.seconds)
+        run_backend(backend.strip(), args.workers, args.seconds, args.threads)
 
 
 if __name__ == "__main__":
