@@ -20,7 +20,7 @@ migrate: $(STAMP)
 	$(PY) manage.py collectstatic --noinput -v0
 
 demo: migrate
-	$(PY) manage.py demo
+	$(PY) manage.py demo --url http://$(HOST):$(PORT)
 
 ## make run: set up, migrate, load the demo project and serve at http://127.0.0.1:8000
 run: demo

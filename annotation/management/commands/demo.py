@@ -82,8 +82,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--items", type=int, default=400, help="how many digits to import")
+        parser.add_argument("--url", default="http://127.0.0.1:8000", help="where Quorum will be served (printed)")
 
-    def handle(self, *args: Any, items: int, **options: Any) -> None:
+    def handle(self, *args: Any, items: int, url: str, **options: Any) -> None:
         from sklearn.datasets import load_digits
 
         users = self._users()
@@ -94,7 +95,7 @@ class Command(BaseCommand):
             self.stdout.write(f"The demo project '{SLUG}' exists already; left as it is.")
         for username, role in USERS:
             Membership.objects.get_or_create(project=project, user=users[username], defaults={"role": role})
-        self.stdout.write(self.style.SUCCESS("\nQuorum demo — open http://127.0.0.1:8000 and log in as:"))
+        self.stdout.write(self.style.SUCCESS(f"\nQuorum demo — open {url} and log in as:"))
         for username, role in USERS:
             self.stdout.write(f"  {username:<11} / {PASSWORD}   ({role})")
 
