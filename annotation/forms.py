@@ -70,6 +70,7 @@ class RulebookForm(forms.Form):
     change_note = forms.CharField(
         label="What changed (shown in the history)", required=False, max_length=500
     )
+    based_on = forms.DateTimeField(required=False, widget=forms.HiddenInput)
 
 
 class LabelForm(forms.Form):

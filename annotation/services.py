@@ -318,11 +318,21 @@ def rulebook_draft_save(
     labels: list[dict[str, Any]],
     decision_path: list[dict[str, str]] | None = None,
     change_note: str = "",
+    based_on: Any = None,
 ) -> tuple[RulebookVersion, list[dict[str, Any]]]:
     """Save the draft as given (a draft may be incomplete; nothing typed is lost) and return
-    it with the problems that would stop it being published."""
+    it with the problems that would stop it being published.
+
+    ``based_on`` is the draft's ``updated_at`` when the editor loaded it: if someone saved the
+    draft since, ``Conflict`` is raised instead of overwriting their work.
+    """
     draft = rulebook_draft_get_or_create(project=project)
     draft = RulebookVersion.objects.select_for_update().get(pk=draft.pk)
+    if based_on is not None and draft.updated_at != based_on:
+        raise Conflict(
+            f"Someone else saved this draft at {timezone.localtime(draft.updated_at):%H:%M:%S} since you opened it. "
+            "Nothing was overwritten: your text is still below. Reload the editor to see theirs, then apply your changes."
+        )
     normalized = [rb.normalize_label(lab, i) for i, lab in enumerate(labels)]
     before = rulebook_document(draft)
     draft.guidelines = guidelines

@@ -233,9 +233,17 @@ def rulebook_edit(request: HttpRequest, access: selectors.ProjectAccess) -> Http
             labels = _labels_from_formset(formset)
             fields = dict(form.cleaned_data)
             path, path_errors = rb.parse_decision_path(fields.pop("decision_path"))
-            draft, problems = services.rulebook_draft_save(
-                actor=request.user, project=project, labels=labels, decision_path=path, **fields
-            )
+            try:
+                draft, problems = services.rulebook_draft_save(
+                    actor=request.user, project=project, labels=labels, decision_path=path, **fields
+                )
+            except Conflict as exc:
+                form.add_error(None, exc.message)
+                return render(
+                    request, "annotation/rulebook_edit.html",
+                    _ctx(access, form=form, formset=formset, draft=draft, current=current, palette=rb.PALETTE),
+                    status=409,
+                )  # fmt: skip
             problems = [e.as_dict() for e in path_errors] + problems
             if request.POST.get("action") == "publish":
                 if not problems:
@@ -265,6 +273,7 @@ def rulebook_edit(request: HttpRequest, access: selectors.ProjectAccess) -> Http
                 "do_not_label": draft.do_not_label,
                 "decision_path": rb.format_decision_path(draft.decision_path),
                 "change_note": draft.change_note,
+                "based_on": draft.updated_at,
             }
         )
         initial = _label_initial(draft.labels or [{}, {}])

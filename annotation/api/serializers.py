@@ -128,6 +128,10 @@ class RulebookDraftInSerializer(StrictSerializer):
     labels = LabelSerializer(many=True)
     decision_path = DecisionNodeSerializer(many=True, required=False, default=list, help_text="Yes/no questions; the first is the start.")
     change_note = serializers.CharField(allow_blank=True, required=False, default="", max_length=500)
+    based_on = serializers.DateTimeField(
+        required=False, allow_null=True, default=None,
+        help_text="The draft's updated_at when you read it; if it was saved since, 409 instead of overwriting.",
+    )
 
 
 class RulebookDraftOutSerializer(serializers.Serializer):

@@ -119,3 +119,21 @@ def test_create_project_page(team):
 def test_new_rulebook_rows_get_palette_colours_not_black(team):
     html = login(team.admin).get(f"/p/{team.project.slug}/rulebook/edit/").content.decode()
     assert 'name="labels-0-color" value="#1f77b4"' in html and 'name="labels-1-color" value="#ff7f0e"' in html
+
+
+def test_a_stale_draft_save_is_refused_and_keeps_what_was_typed(team):
+    client = login(team.admin)
+    url = f"/p/{team.project.slug}/rulebook/edit/"
+    page = client.get(url).content.decode()
+    based_on = page.split('name="based_on" value="')[1].split('"')[0]
+    rows = [{"key": "cat", "name": "Cat", "definition": "c"}, {"key": "dog", "name": "Dog", "definition": "d"}]
+    first = label_post(rows, guidelines="the colleague's text")
+    first["based_on"] = based_on
+    assert client.post(url, first).status_code in (200, 302)
+    mine = label_post(rows, guidelines="my own careful text")
+    mine["based_on"] = based_on  # opened before the colleague saved
+    response = client.post(url, mine)
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "Someone else saved this draft" in html and "my own careful text" in html
+    assert RulebookVersion.objects.get(project=team.project, status="draft").guidelines == "the colleague's text"
