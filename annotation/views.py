@@ -241,7 +241,9 @@ def rulebook_edit(request: HttpRequest, access: selectors.ProjectAccess) -> Http
                 form.add_error(None, exc.message)
                 return render(
                     request, "annotation/rulebook_edit.html",
-                    _ctx(access, form=form, formset=formset, draft=draft, current=current, palette=rb.PALETTE),
+                    # Still based on the old draft: saving again conflicts again until a reload.
+                    _ctx(access, form=form, formset=formset, draft=draft, current=current, palette=rb.PALETTE,
+                         based_on=request.POST.get("based_on", "")),
                     status=409,
                 )  # fmt: skip
             problems = [e.as_dict() for e in path_errors] + problems
@@ -273,7 +275,6 @@ def rulebook_edit(request: HttpRequest, access: selectors.ProjectAccess) -> Http
                 "do_not_label": draft.do_not_label,
                 "decision_path": rb.format_decision_path(draft.decision_path),
                 "change_note": draft.change_note,
-                "based_on": draft.updated_at,
             }
         )
         initial = _label_initial(draft.labels or [{}, {}])
@@ -281,7 +282,8 @@ def rulebook_edit(request: HttpRequest, access: selectors.ProjectAccess) -> Http
     return render(
         request,
         "annotation/rulebook_edit.html",
-        _ctx(access, form=form, formset=formset, draft=draft, current=current, palette=rb.PALETTE),
+        _ctx(access, form=form, formset=formset, draft=draft, current=current, palette=rb.PALETTE,
+             based_on=draft.updated_at.isoformat()),
     )
 
 

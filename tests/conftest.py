@@ -26,6 +26,19 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: "/tests/e2e/" in str(item.fspath))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def close_connection_pools(django_db_setup, django_db_blocker):
+    """Close PostgreSQL connection pools before the test database is dropped (live-server
+    threads leave pooled connections open, and PostgreSQL refuses to drop a database in use)."""
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for conn in connections.all(initialized_only=True):
+            if hasattr(conn, "close_pool"):
+                conn.close_pool()
+
+
 @pytest.fixture(autouse=True)
 def fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
