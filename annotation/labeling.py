@@ -148,8 +148,10 @@ def _lease(project: Project, annotator: AbstractBaseUser, lease_id: int, item_ro
            expires_at: Any, *, is_gold: bool, created_at: dt.datetime | None = None) -> Lease:
     """A Lease built from the row values the hot path already has (no query)."""
     item = Item(project=project, **dict(zip(_ITEM_SHOWN, item_row, strict=True)))
-    if isinstance(expires_at, str):
-        expires_at = dt.datetime.fromisoformat(expires_at).replace(tzinfo=dt.UTC)
+    if isinstance(expires_at, str):  # SQLite without type detection
+        expires_at = dt.datetime.fromisoformat(expires_at)
+    if timezone.is_naive(expires_at):  # SQLite stores UTC without an offset
+        expires_at = expires_at.replace(tzinfo=dt.UTC)
     lease = Lease(pk=lease_id, project=project, item=item, annotator=annotator, rulebook_version=project.current_rulebook,
                   status=LeaseStatus.ACTIVE, is_gold=is_gold, created_at=created_at, expires_at=expires_at)  # fmt: skip
     lease._state.adding, lease._state.db = False, "default"
@@ -175,9 +177,9 @@ def item_lease_next(
         cur.execute(
             f"SELECT l.id, l.rulebook_version_id, l.is_gold, l.expires_at, {', '.join('i.' + c for c in _ITEM_SHOWN)} "
             f"FROM {_T.lease} l JOIN {_T.item} i ON i.id = l.item_id "
-            f"WHERE l.project_id = %s AND l.annotator_id = %s AND l.status = %s AND l.expires_at > %s{skip} "
-            f"ORDER BY l.created_at, l.id LIMIT 1",
-            [project.pk, annotator.pk, LeaseStatus.ACTIVE, _ts(now), *exclude],
+            f"WHERE l.project_id = %s AND l.annotator_id = %s AND l.status = %s AND l.expires_at > %s "
+            f"AND i.state = %s{skip} ORDER BY l.created_at, l.id LIMIT 1",
+            [project.pk, annotator.pk, LeaseStatus.ACTIVE, _ts(now), ItemState.QUEUED, *exclude],
         )
         held = cur.fetchone()
         if held is not None:
@@ -191,9 +193,11 @@ def item_lease_next(
         )
         item_row = _pick_and_count(cur, project, annotator.pk, gold=gold_turn)
         is_gold = gold_turn
-        if item_row is None:
-            item_row = _pick_and_count(cur, project, annotator.pk, gold=not gold_turn)
-            is_gold = not gold_turn
+        if item_row is None and gold_turn:
+            # No gold left for this annotator: an ordinary item instead. Never the other way
+            # round: serving gold whenever ordinary work runs out would give the honeypots away.
+            item_row = _pick_and_count(cur, project, annotator.pk, gold=False)
+            is_gold = False
         if item_row is None:
             return None
         expires = now + dt.timedelta(seconds=project.lease_seconds)
@@ -286,14 +290,18 @@ def vote_cast(
             [_ts(now), project.pk, annotator.pk, item_id],
         )
         lease = cur.fetchone()
+        cur.execute(f"SELECT state FROM {_T.item} WHERE id = %s", [item_id])
+        item_state = cur.fetchone()
         # Checked after the lease lock: a concurrent retry may have committed while we waited.
         stored = _stored_vote(cur, annotator.pk, client_id)
         if stored is not None:
-            if stored.item_id != item_id or stored.project_id != project.pk:
-                raise Conflict("This client_id was already used for another vote; send a new one.")
+            if stored.item_id != item_id or stored.project_id != project.pk or stored.kind != VoteKind.VOTE:
+                raise Conflict("This client_id was already used for another answer; send a new one.")
             return VoteResult(stored, created=False)
         if lease is None or lease[1] in (LeaseStatus.SKIPPED, LeaseStatus.RELEASED):
             raise NotAssigned(f"Item {item_id} is not leased to you; ask for the next item.")
+        if item_state is not None and item_state[0] in (ItemState.EXCLUDED,):
+            raise NotAssigned("This item was withdrawn from labeling; your answer was not stored.")
         lease_id, status, live, version_id = lease
         if status == LeaseStatus.VOTED:
             raise AlreadyVoted("You have already voted on this item.")
@@ -364,20 +372,23 @@ def vote_cast_and_next(
         return result, item_lease_next(project=project, annotator=annotator, exclude=exclude, reclaim=False)
 
 
-def vote_undo(*, project: Project, annotator: AbstractBaseUser, client_id: str) -> VoteResult:
-    """Undo the annotator's last vote in the project while its lease still holds: a retraction
-    vote supersedes it (nothing is deleted) and the item is theirs to answer again.
-    Idempotent on ``client_id``."""
+def vote_undo(
+    *, project: Project, annotator: AbstractBaseUser, client_id: str, item_id: int | None = None
+) -> VoteResult:
+    """Undo the annotator's last vote on ``item_id`` (or in the project) while its lease still
+    holds: a retraction supersedes it (nothing is deleted), and the item is theirs to answer
+    again for a full lease. Idempotent on ``client_id``."""
     now = timezone.now()
     with transaction.atomic():
         stored = Vote.objects.filter(annotator=annotator, client_id=client_id).first()
         if stored is not None:
+            if stored.kind != VoteKind.RETRACT or stored.project_id != project.pk:
+                raise Conflict("This client_id was already used for another answer; send a new one.")
             return VoteResult(stored, created=False)
-        last = (
-            Vote.objects.filter(project=project, annotator=annotator, kind=VoteKind.VOTE, superseded_by__isnull=True)
-            .order_by("-created_at", "-pk")
-            .first()
-        )
+        votes = Vote.objects.filter(project=project, annotator=annotator, kind=VoteKind.VOTE, superseded_by__isnull=True)
+        if item_id is not None:
+            votes = votes.filter(item_id=item_id)
+        last = votes.order_by("-created_at", "-pk").first()
         if last is None or last.lease_id is None:
             raise Conflict("There is no vote of yours to undo.")
         lease = Lease.objects.select_for_update().get(pk=last.lease_id)
@@ -388,7 +399,9 @@ def vote_undo(*, project: Project, annotator: AbstractBaseUser, client_id: str) 
             project=project, item_id=last.item_id, annotator=annotator, rulebook_version=last.rulebook_version,
             lease=lease, kind=VoteKind.RETRACT, value=None, client_id=client_id, supersedes=last, created_at=now,
         )  # fmt: skip
-        Lease.objects.filter(pk=lease.pk).update(status=LeaseStatus.ACTIVE, closed_at=None)
+        Lease.objects.filter(pk=lease.pk).update(
+            status=LeaseStatus.ACTIVE, closed_at=None, expires_at=now + dt.timedelta(seconds=project.lease_seconds)
+        )
         Item.objects.filter(pk=last.item_id).update(votes_count=F("votes_count") - 1, leased_count=F("leased_count") + 1)
         item = Item.objects.only("state", "votes_count", "extra_votes", "gold").get(pk=last.item_id)
         item_decide(project=project, item_id=item.pk, state=item.state, votes_count=item.votes_count,

@@ -22,6 +22,7 @@ from .exceptions import Conflict, NotFound, ValidationFailed
 from .models import (
     AuditEvent,
     Item,
+    ItemState,
     Membership,
     Project,
     QuestionType,
@@ -348,6 +349,23 @@ def rulebook_draft_save(
     return draft, rulebook_check(project=project, labels=normalized, decision_path=draft.decision_path)
 
 
+def _withdraw_examples(*, actor: AbstractBaseUser, project: Project, version: RulebookVersion) -> None:
+    """Items shown as examples in the rulebook are shown with their answer: they leave the
+    queue (state excluded), each with an audit event, so no annotator is asked to label them."""
+    wanted = {ext for lab in version.labels for ext in (*lab["fit_examples"], *lab["nonfit_examples"])}
+    examples = list(
+        Item.objects.filter(project=project, external_id__in=wanted, state=ItemState.QUEUED).values_list("pk", "external_id")
+    )
+    if not examples:
+        return
+    Item.objects.filter(pk__in=[pk for pk, _ in examples]).update(state=ItemState.EXCLUDED)
+    for pk, ext in examples:
+        audit_record(
+            project=project, actor=actor, verb="item.exclude", obj=Item(pk=pk),
+            before={"state": ItemState.QUEUED}, after={"state": ItemState.EXCLUDED, "why": f"example in rulebook v{version.number}", "item": ext},
+        )  # fmt: skip
+
+
 @transaction.atomic
 def rulebook_publish(
     *, actor: AbstractBaseUser, project: Project, change_note: str = ""
@@ -378,6 +396,7 @@ def rulebook_publish(
     draft.save()
     project.current_rulebook = draft
     Project.objects.filter(pk=project.pk).update(current_rulebook=draft)
+    _withdraw_examples(actor=actor, project=project, version=draft)
     audit_record(
         project=project, actor=actor, verb="rulebook.publish", obj=draft,
         before=rulebook_document(current) if current else None, after=rulebook_document(draft),

@@ -23,15 +23,18 @@ CONFLICTS = {
 }
 
 
+ItemId = lambda **kw: serializers.IntegerField(min_value=1, max_value=2**63 - 1, **kw)  # noqa: E731
+
+
 def assignment_data(lease: Lease | None, slug: str) -> dict[str, Any] | None:
-    """What an annotator sees of a leased item: never votes, consensus or gold."""
+    """What an annotator sees of a leased item: never votes, consensus, gold, or its external
+    id (file names and source ids often give the answer away)."""
     if lease is None:
         return None
     item = lease.item
     return {
         "item": {
             "id": item.pk,
-            "external_id": item.external_id,
             "kind": item.kind,
             "text": item.text if item.kind == "text" else None,
             "image_url": f"/p/{slug}/items/{item.pk}/image" if item.image else None,
@@ -62,7 +65,6 @@ class AssignmentSerializer(serializers.Serializer):
         "AssignedItem",
         {
             "id": serializers.IntegerField(),
-            "external_id": serializers.CharField(),
             "kind": serializers.ChoiceField(ItemKind.choices),
             "text": serializers.CharField(allow_null=True),
             "image_url": serializers.CharField(allow_null=True),
@@ -88,7 +90,7 @@ class VoteOutSerializer(serializers.Serializer):
 
 class NextInSerializer(serializers.Serializer):
     exclude = serializers.ListField(
-        child=serializers.IntegerField(), required=False, default=list, max_length=20,
+        child=ItemId(), required=False, default=list, max_length=20,
         help_text="Items the page already shows (the current and the prefetched one).",
     )  # fmt: skip
 
@@ -98,7 +100,7 @@ class NextOutSerializer(serializers.Serializer):
 
 
 class VoteInSerializer(serializers.Serializer):
-    item = serializers.IntegerField()
+    item = ItemId()
     client_id = serializers.RegexField(r"^[A-Za-z0-9_.:-]{8,64}$", help_text="A fresh random id per answer (a UUID); retries reuse it.")
     value = serializers.JSONField(required=False, allow_null=True, default=None, help_text="A label key, or a list of keys for multiple choice.")
     unsure = serializers.BooleanField(required=False, default=False)
@@ -116,6 +118,7 @@ class VoteResultSerializer(serializers.Serializer):
 
 class UndoInSerializer(serializers.Serializer):
     client_id = serializers.RegexField(r"^[A-Za-z0-9_.:-]{8,64}$")
+    item = ItemId(required=False, allow_null=True, default=None, help_text="The item whose vote to undo; by default your last vote.")
 
 
 class UndoOutSerializer(serializers.Serializer):
@@ -124,7 +127,7 @@ class UndoOutSerializer(serializers.Serializer):
 
 
 class HeartbeatInSerializer(serializers.Serializer):
-    items = serializers.ListField(child=serializers.IntegerField(), max_length=20)
+    items = serializers.ListField(child=ItemId(), max_length=20)
 
 
 class HeartbeatOutSerializer(serializers.Serializer):
@@ -133,7 +136,7 @@ class HeartbeatOutSerializer(serializers.Serializer):
 
 
 class ReleaseInSerializer(serializers.Serializer):
-    item = serializers.IntegerField()
+    item = ItemId()
     skip = serializers.BooleanField(default=True, help_text="true: never offer it to me again; false: just give it back.")
 
 
@@ -190,7 +193,7 @@ class VoteUndoApi(APIView):
     def post(self, request: Request, slug: str) -> Response:
         access = _access(request, slug)
         data = _valid(UndoInSerializer, request.data)
-        result = labeling.vote_undo(project=access.project, annotator=request.user, client_id=data["client_id"])
+        result = labeling.vote_undo(project=access.project, annotator=request.user, client_id=data["client_id"], item_id=data["item"])
         lease = Lease.objects.select_related("item", "rulebook_version").get(pk=result.vote.lease_id)
         return Response(
             {"retraction": vote_data(result.vote), "assignment": assignment_data(lease, slug)},

@@ -266,3 +266,61 @@ def test_multi_choice_values(db):
         labeling.vote_cast(project=multi.project, annotator=multi.annotator, item_id=lease.item_id, client_id="k-multi-1", value=["red", "pink"])
     v = labeling.vote_cast(project=multi.project, annotator=multi.annotator, item_id=lease.item_id, client_id="k-multi-2", value=["green", "red", "green"]).vote
     assert v.value == ["red", "green"]  # rulebook order, no repeats
+
+
+def test_gold_is_never_served_just_because_ordinary_work_ran_out(ready):
+    ready.project.gold_rate = 0.1
+    ready.project.save()
+    (plain,) = add_items(ready.project, 1)
+    add_items(ready.project, 3, gold="cat")
+    lease = labeling.item_lease_next(project=ready.project, annotator=ready.annotator)
+    assert lease.item_id == plain.pk
+    vote(ready, ready.annotator, lease)
+    assert labeling.item_lease_next(project=ready.project, annotator=ready.annotator) is None
+
+
+def test_an_idempotency_key_belongs_to_one_kind_of_answer(ready):
+    add_items(ready.project, 2)
+    lease = labeling.item_lease_next(project=ready.project, annotator=ready.annotator)
+    vote(ready, ready.annotator, lease, client_id="key-of-a-vote")
+    with pytest.raises(Conflict, match="already used for another answer"):
+        labeling.vote_undo(project=ready.project, annotator=ready.annotator, client_id="key-of-a-vote")
+    labeling.vote_undo(project=ready.project, annotator=ready.annotator, client_id="key-of-an-undo")
+    with pytest.raises(Conflict, match="already used for another answer"):
+        vote(ready, ready.annotator, lease, client_id="key-of-an-undo")
+
+
+def test_undo_names_its_item_and_gives_a_full_lease(ready):
+    first_item, second_item = add_items(ready.project, 2)
+    a = ready.annotator
+    first = labeling.item_lease_next(project=ready.project, annotator=a)
+    second = labeling.item_lease_next(project=ready.project, annotator=a, exclude=(first.item_id,))
+    vote(ready, a, first)
+    vote(ready, a, second)
+    Lease.objects.filter(pk=first.pk).update(expires_at=timezone.now() + dt.timedelta(seconds=3))
+    undone = labeling.vote_undo(project=ready.project, annotator=a, client_id="undo-first-1", item_id=first.item_id)
+    assert undone.vote.item_id == first.item_id  # not the later vote on the second item
+    assert Lease.objects.get(pk=first.pk).expires_at > timezone.now() + dt.timedelta(seconds=200)
+
+
+def test_an_item_withdrawn_while_leased_is_refused_and_not_served_again(ready):
+    item, other = add_items(ready.project, 2)
+    lease = labeling.item_lease_next(project=ready.project, annotator=ready.annotator)
+    Item.objects.filter(pk=lease.item_id).update(state=ItemState.EXCLUDED)
+    with pytest.raises(NotAssigned, match="withdrawn from labeling"):
+        vote(ready, ready.annotator, lease)
+    assert labeling.item_lease_next(project=ready.project, annotator=ready.annotator).item_id != lease.item_id
+
+
+def test_rulebook_examples_leave_the_queue_when_published(ready):
+    from annotation.models import AuditEvent
+
+    example, plain = add_items(ready.project, 2)
+    with_example = labels("cat", "dog")
+    with_example[0]["fit_examples"] = [example.external_id]
+    services.rulebook_draft_save(actor=ready.admin, project=ready.project, guidelines="", unclear_instructions="", do_not_label="", labels=with_example)
+    services.rulebook_publish(actor=ready.admin, project=ready.project)
+    assert Item.objects.get(pk=example.pk).state == ItemState.EXCLUDED
+    event = AuditEvent.objects.get(verb="item.exclude")
+    assert event.after["why"] == "example in rulebook v2"
+    assert labeling.item_lease_next(project=ready.project, annotator=ready.annotator).item_id == plain.pk

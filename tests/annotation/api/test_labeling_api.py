@@ -13,8 +13,8 @@ def ready(team):
     publish(team, "cat", "dog")
     team.project.min_votes, team.project.gold_rate = 2, 0
     team.project.save()
-    for i in range(3):
-        Item.objects.create(project=team.project, kind="text", text=f"t{i}", content_hash=f"h{i}", external_id=f"e{i}", gold="cat" if i == 2 else None)
+    for i in range(4):
+        Item.objects.create(project=team.project, kind="text", text=f"t{i}", content_hash=f"h{i}", external_id=f"e{i}", gold="cat" if i == 3 else None)
     return team
 
 
@@ -45,7 +45,7 @@ def test_annotators_are_blind_to_votes_consensus_and_gold(ready):
         client.post(f"{url}/votes/", {"item": assignment["item"]["id"], "client_id": f"v-{user.pk}-000001", "value": "dog"}, format="json")
     assert seen[0]["item"]["id"] == seen[1]["item"]["id"]  # the same item, answered blind
     text = str(seen[1]).lower()
-    for word in ("vote", "gold", "consensus", "state", "metadata", "dog"):
+    for word in ("vote", "gold", "consensus", "state", "metadata", "dog", "external", "e0", "e1", "e2"):
         assert word not in text
     # Their own progress only; no API lists other annotators' votes to them.
     assert api_client(other).get(f"{url}/progress/me/").json()["total"] == 1
@@ -66,3 +66,20 @@ def test_refusals_carry_a_code_the_page_acts_on(ready):
     assert (response.status_code, response.json()["code"]) == (409, "not_assigned")
     response = client.post(f"{url}/votes/", {"item": assignment["item"]["id"], "client_id": "short", "value": "cat"}, format="json")
     assert response.status_code == 400 and response.json()["errors"][0]["field"] == "client_id"
+
+
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/votes/", {"item": 2**63, "client_id": "vote-000011", "value": "cat"}),
+        ("/leases/release/", {"item": 2**63}),
+        ("/leases/heartbeat/", {"items": [2**63]}),
+        ("/next/", {"exclude": [2**63]}),
+        ("/votes/", {"item": "seven", "client_id": "vote-000012"}),
+        ("/next/", {"exclude": list(range(1, 50))}),
+    ],
+)
+def test_out_of_range_input_is_a_clear_400(ready, path, body):
+    response = api_client(ready.annotator).post(f"/api/projects/{ready.project.slug}{path}", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"]
