@@ -168,12 +168,18 @@ function show(assignment) {
     $("placeholder").textContent = "Nothing left to label right now. New items appear here when they are imported.";
     return;
   }
+  if (assignment.rulebook_version !== config.rulebookVersion) {
+    // Handed out under a rulebook this page does not show: never answer it from here.
+    rulebookChanged(assignment.rulebook_version);
+    return;
+  }
   const item = assignment.item;
-  $("item-name").textContent = item.external_id ? `· ${item.external_id}` : "";
+  $("item-name").textContent = `· #${item.id}`;
+  $("guide-result")?.replaceChildren();
   if (item.kind === "image") {
     image.onload = () => fit();
     image.src = item.image_url;
-    image.alt = `Item ${item.external_id || item.id}`;
+    image.alt = `Item ${item.id}`;
     image.hidden = false;
     $("zoombar").hidden = false;
     if (image.complete && image.naturalWidth) fit();
@@ -252,10 +258,17 @@ function answer() {
   };
 }
 
+function rulebookChanged(version, message) {
+  state.blocked = true;
+  for (const id of ["submit", "skip", "undo"]) $(id).disabled = true;
+  notice(message ?? `The rulebook changed to version ${version}. Reload to read it before you answer.`, {
+    action: "Reload", onAction: () => window.location.reload(), kind: "warn",
+  });
+}
+
 function afterRefusal(err) {
   if (err.code === "rulebook_changed") {
-    state.blocked = true;
-    notice(err.message, { action: "Reload", onAction: () => window.location.reload(), kind: "warn" });
+    rulebookChanged(null, err.message);
   } else if (["lease_expired", "not_assigned", "already_voted"].includes(err.code)) {
     notice(err.message + " Here is the next item.", { kind: "warn" });
     advance(null);
@@ -357,7 +370,7 @@ async function undo() {
   state.busy = true;
   await state.filling;
   try {
-    const result = await call("POST", "/votes/undo/", { client_id: newId() });
+    const result = await call("POST", "/votes/undo/", { client_id: newId(), item: state.lastVote.itemId });
     // The undone item comes back to the front; the one on screen waits as the prefetched one.
     const held = state.prefetched;
     state.prefetched = state.current;
@@ -443,6 +456,13 @@ $("guide-no")?.addEventListener("click", () => guideAnswer(false));
 
 // --- keyboard ----------------------------------------------------------------------------------
 
+// A clicked button gives its focus back: Enter submits the answer, it never repeats the click
+// (a skip, an undo). Buttons reached with Tab keep their focus and their Enter.
+root.addEventListener("click", (event) => {
+  const button = event.target.closest("button");
+  if (button && event.detail > 0) button.blur();
+});
+
 document.addEventListener("keydown", (event) => {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   const typing = event.target.closest?.("input[type=text], input:not([type]), textarea");
@@ -487,28 +507,30 @@ document.addEventListener("keydown", (event) => {
 
 async function heartbeat() {
   const held = [state.current, state.prefetched].filter(Boolean).map((a) => a.item.id);
-  if (!held.length || state.blocked) return;
+  if (!held.length || state.blocked || state.busy) return;
   try {
     const result = await call("POST", "/leases/heartbeat/", { items: held });
+    if (state.busy) return; // a vote or skip moved on meanwhile; the next beat will tell
+    if (state.prefetched && result.expired.includes(state.prefetched.item.id)) state.prefetched = null;
     if (state.current && result.expired.includes(state.current.item.id)) {
       notice("Your hold on this item expired and it went back to the queue. Here is the next item.", { kind: "warn" });
       advance(null);
-    } else if (state.prefetched && result.expired.includes(state.prefetched.item.id)) {
-      state.prefetched = null;
     }
   } catch (err) { /* try again at the next beat */ }
 }
 
-setInterval(heartbeat, Math.max(5, config.leaseSeconds / 3) * 1000);
+// Often enough that a background tab, whose timers the browser slows to once a minute, keeps
+// its items too.
+setInterval(heartbeat, Math.min(60, Math.max(5, config.leaseSeconds / 4)) * 1000);
+
+// An empty queue is asked again now and then: items come back when leases expire or are imported.
+setInterval(() => {
+  if (!state.current && !state.busy && !state.blocked && config.rulebookVersion) loadFirst();
+}, 15_000);
 
 document.addEventListener("quorum:rulebook-published", (event) => {
   event.preventDefault();
-  if (event.detail.version !== config.rulebookVersion) {
-    state.blocked = true;
-    notice(`The rulebook changed to version ${event.detail.version}. Reload to read it before you answer.`, {
-      action: "Reload", onAction: () => window.location.reload(), kind: "warn",
-    });
-  }
+  if (event.detail.version !== config.rulebookVersion) rulebookChanged(event.detail.version);
 });
 
 // --- start -----------------------------------------------------------------------------------

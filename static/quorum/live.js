@@ -27,8 +27,9 @@ function connect(delay) {
     }
   });
   socket.addEventListener("close", (event) => {
-    // 4404: not a member. Otherwise the server went away: try again, more slowly each time.
-    if (event.code !== 4404 && delay < 60000) setTimeout(() => connect(delay * 2), delay);
+    // 4404: not a member. Otherwise the server went away: try again, more slowly each time,
+    // and never give up (a page left open must still hear that the rulebook changed).
+    if (event.code !== 4404) setTimeout(() => connect(Math.min(delay * 2, 60000)), delay);
   });
 }
 
