@@ -113,10 +113,11 @@ def test_annotator_labels_twenty_items_by_keyboard(browser, live_server):
     assert box["width"] > 700 and box["height"] > 400
     submit = page.locator("#submit").bounding_box()
     assert submit["y"] + submit["height"] <= 1180  # answerable without scrolling
+    page.screenshot(path=str(ARTIFACTS / "annotator-820x1180.png"))
     page.keyboard.press("Shift+R")
     panel = page.locator("#rulebook-panel").bounding_box()
     assert panel["width"] < 820 and page.locator("#stage").bounding_box()["y"] < 100  # a drawer over the page
-    page.screenshot(path=str(ARTIFACTS / "annotator-820x1180.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "annotator-820x1180-rulebook.png"))
     tablet.close()
 
 
