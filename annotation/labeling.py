@@ -284,14 +284,15 @@ def vote_cast(
     """
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cur:
+        lock = " FOR UPDATE OF l" if connection.features.has_select_for_update_of else _for_update()
         cur.execute(
-            f"SELECT id, status, expires_at > %s, rulebook_version_id FROM {_T.lease} "
-            f"WHERE project_id = %s AND annotator_id = %s AND item_id = %s ORDER BY created_at DESC, id DESC LIMIT 1{_for_update()}",
+            f"SELECT l.id, l.status, l.expires_at > %s, l.rulebook_version_id, i.state FROM {_T.lease} l "
+            f"JOIN {_T.item} i ON i.id = l.item_id WHERE l.project_id = %s AND l.annotator_id = %s AND l.item_id = %s "
+            f"ORDER BY l.created_at DESC, l.id DESC LIMIT 1{lock}",
             [_ts(now), project.pk, annotator.pk, item_id],
         )
-        lease = cur.fetchone()
-        cur.execute(f"SELECT state FROM {_T.item} WHERE id = %s", [item_id])
-        item_state = cur.fetchone()
+        row = cur.fetchone()
+        lease, item_state = (row[:4], row[4]) if row else (None, None)
         # Checked after the lease lock: a concurrent retry may have committed while we waited.
         stored = _stored_vote(cur, annotator.pk, client_id)
         if stored is not None:
@@ -300,7 +301,7 @@ def vote_cast(
             return VoteResult(stored, created=False)
         if lease is None or lease[1] in (LeaseStatus.SKIPPED, LeaseStatus.RELEASED):
             raise NotAssigned(f"Item {item_id} is not leased to you; ask for the next item.")
-        if item_state is not None and item_state[0] in (ItemState.EXCLUDED,):
+        if item_state == ItemState.EXCLUDED:
             raise NotAssigned("This item was withdrawn from labeling; your answer was not stored.")
         lease_id, status, live, version_id = lease
         if status == LeaseStatus.VOTED:
