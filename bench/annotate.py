@@ -24,15 +24,14 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/quorum_bench")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fresh import ROOT, fresh_database  # noqa: E402
+
 ITEMS = 20_000
 CLIENTS = 50
 
@@ -125,21 +124,10 @@ def crowd(port: int, tokens: list[str], seconds: float, think: tuple[float, floa
 
 
 def run_backend(backend: str, workers: int, seconds: float, threads: int) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    tmp = Path(tempfile.mkdtemp(prefix=f"quorum-bench-{backend}-"))
-    env["QUORUM_MEDIA_ROOT"] = str(tmp / "media")
-    if backend == "sqlite":
-        env["QUORUM_SQLITE_PATH"] = str(tmp / "bench.sqlite3")
-    else:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS quorum_bench WITH (FORCE)")
-            conn.execute("CREATE DATABASE quorum_bench")
-        env["DATABASE_URL"] = PG_URL
+    env = fresh_database(backend)
+    if backend == "postgres":
         env["QUORUM_DB_POOL"] = "0"  # sync workers keep their connection (CONN_MAX_AGE)
     manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
     out = subprocess.run([*manage, "shell", "-c", SETUP % {"items": ITEMS, "clients": CLIENTS}], env=env, check=True, cwd=ROOT, capture_output=True, text=True)
     tokens = json.loads(out.stdout.strip().splitlines()[-1])
     port = free_port()

@@ -20,9 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/quorum_bench")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fresh import ROOT, fresh_database  # noqa: E402
 
 
 def make_text(path: Path, n: int) -> None:
@@ -46,21 +45,9 @@ def make_images(folder: Path, n: int) -> None:
 
 
 def run_backend(backend: str, text_file: Path, image_dir: Path) -> dict[str, float]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    tmp = Path(tempfile.mkdtemp(prefix=f"quorum-bench-{backend}-"))
-    env["QUORUM_MEDIA_ROOT"] = str(tmp / "media")
-    if backend == "sqlite":
-        env["QUORUM_SQLITE_PATH"] = str(tmp / "bench.sqlite3")
-    else:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN.replace("postgres://", "postgresql://"), autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS quorum_bench")
-            conn.execute("CREATE DATABASE quorum_bench")
-        env["DATABASE_URL"] = PG_URL
+    env = fresh_database(backend)
     py = sys.executable
     manage = [py, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
     setup = (
         "from django.contrib.auth.models import User; from annotation import services;"
         "u = User.objects.create_user('bench');"
