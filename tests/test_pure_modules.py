@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-PURE = ["annotation.rulebook", "annotation.ingest"]
+PURE = ["annotation.rulebook", "annotation.ingest", "annotation.queue", "consensus.metrics"]
 
 
 @pytest.mark.parametrize("module", PURE)
