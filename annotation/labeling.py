@@ -34,6 +34,7 @@ from .exceptions import (
     ValidationFailed,
 )
 from .models import (
+    LEASES_EXCLUDING_ITEM,
     Item,
     ItemState,
     Lease,
@@ -45,10 +46,6 @@ from .models import (
     VoteKind,
 )
 from .selectors import rulebook_current
-
-# Leases that keep an item away from the same annotator: the one they hold, the ones they
-# voted on, and the ones they skipped.
-EXCLUDING = (LeaseStatus.ACTIVE, LeaseStatus.VOTED, LeaseStatus.SKIPPED)
 
 
 def _current_rulebook(project: Project) -> RulebookVersion:
@@ -127,7 +124,7 @@ def _pick_and_count(cur: Any, project: Project, annotator_id: int, *, gold: bool
         f"NOT EXISTS (SELECT 1 FROM {_T.lease} l WHERE l.item_id = i.id AND l.annotator_id = %s "
         f"AND l.status IN (%s, %s, %s))"
     )
-    params: list[Any] = [project.pk, ItemState.QUEUED, annotator_id, *EXCLUDING]
+    params: list[Any] = [project.pk, ItemState.QUEUED, annotator_id, *LEASES_EXCLUDING_ITEM]
     if gold:
         # Gold items are honeypots: every annotator may get each one once.
         where, order = "i.gold IS NOT NULL", "i.id"

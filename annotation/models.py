@@ -286,6 +286,11 @@ class LeaseStatus(models.TextChoices):
     EXPIRED = "expired", "Expired"
 
 
+# Leases that keep an item away from the same annotator for good or for now: the one they
+# hold, the ones they voted on, and the ones they skipped.
+LEASES_EXCLUDING_ITEM = (LeaseStatus.ACTIVE, LeaseStatus.VOTED, LeaseStatus.SKIPPED)
+
+
 class Lease(models.Model):
     """An item handed to one annotator until ``expires_at``; a heartbeat extends it.
 

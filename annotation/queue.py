@@ -21,3 +21,9 @@ def is_gold_turn(votes_cast: int, gold_rate: float) -> bool:
     if gold_rate >= 1:
         return True
     return math.floor((votes_cast + 1) * gold_rate + 1e-9) > math.floor(votes_cast * gold_rate + 1e-9)
+
+
+def votes_needed(*, min_votes: int, max_votes: int, extra_votes: int) -> int:
+    """Votes an item needs in all: the project's minimum plus any extra asked for, capped at its
+    maximum. The queue's SQL (``labeling._pick_and_count``) states the same rule as LEAST(…)."""
+    return min(min_votes + extra_votes, max_votes)

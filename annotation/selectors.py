@@ -204,7 +204,7 @@ def audit_list(*, project: Project) -> QuerySet[AuditEvent]:
 
 def annotator_progress(*, project: Project, annotator: User) -> dict[str, int]:
     """What the annotator did today and in all, and how many items are still open to them."""
-    from .models import Lease, LeaseStatus, Vote, VoteKind
+    from .models import LEASES_EXCLUDING_ITEM, Lease, Vote, VoteKind
 
     start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     counts = Vote.objects.filter(project=project, annotator_id=annotator.pk).aggregate(
@@ -213,10 +213,7 @@ def annotator_progress(*, project: Project, annotator: User) -> dict[str, int]:
         total=Count("pk", filter=Q(kind=VoteKind.VOTE)),
         undone=Count("pk", filter=Q(kind=VoteKind.RETRACT)),
     )
-    mine = Lease.objects.filter(
-        item=OuterRef("pk"), annotator_id=annotator.pk,
-        status__in=(LeaseStatus.ACTIVE, LeaseStatus.VOTED, LeaseStatus.SKIPPED),
-    )  # fmt: skip
+    mine = Lease.objects.filter(item=OuterRef("pk"), annotator_id=annotator.pk, status__in=LEASES_EXCLUDING_ITEM)
     needed = Least(Value(project.min_votes) + F("extra_votes"), Value(project.max_votes))
     left = (
         Item.objects.filter(project=project, state=ItemState.QUEUED, gold__isnull=True)

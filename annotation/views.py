@@ -48,7 +48,6 @@ def project_page(role: str = Role.ANNOTATOR) -> Callable[[View], View]:
                 raise Http404("Project not found.") from None
             except RoleRequired as exc:
                 raise PermissionDenied(exc.message) from None
-            request.access = access  # type: ignore[attr-defined]
             try:
                 return view(request, access, *args, **kwargs)
             except NotFound as exc:

@@ -8,6 +8,7 @@ back in the queue if an undo takes it below that. Votes are never changed here.
 from __future__ import annotations
 
 from annotation.models import Item, ItemState, Project
+from annotation.queue import votes_needed
 
 
 def item_decide(
@@ -15,7 +16,7 @@ def item_decide(
 ) -> str:
     """Set the item's state from its counts (as the caller just updated them) and return it.
     Expects the caller to hold the item's row lock (``vote_cast`` and ``vote_undo`` do)."""
-    needed = min(project.min_votes + extra_votes, project.max_votes)
+    needed = votes_needed(min_votes=project.min_votes, max_votes=project.max_votes, extra_votes=extra_votes)
     if is_gold:
         return state  # gold items stay in the queue as honeypots
     if state == ItemState.QUEUED and votes_count >= needed:

@@ -19,3 +19,11 @@ def test_no_gold_at_rate_zero_and_all_gold_at_rate_one():
 def test_share_of_gold_stays_within_one_item_of_the_rate(rate, n):
     gold = sum(is_gold_turn(k, rate) for k in range(n))
     assert abs(gold - n * rate) <= 1
+
+
+def test_votes_needed_is_min_plus_extra_capped_at_max():
+    from annotation.queue import votes_needed
+
+    assert votes_needed(min_votes=3, max_votes=5, extra_votes=0) == 3
+    assert votes_needed(min_votes=3, max_votes=5, extra_votes=1) == 4
+    assert votes_needed(min_votes=3, max_votes=5, extra_votes=7) == 5
