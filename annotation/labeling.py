@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from consensus.services import item_decide
+from consensus.services import item_decide, item_withdraw_on_undo
 
 from . import queue
 from . import rulebook as rb
@@ -346,13 +346,10 @@ def vote_cast(
         (vote_id,) = cur.fetchone()
         cur.execute(f"UPDATE {_T.lease} SET status = %s, closed_at = %s WHERE id = %s", [LeaseStatus.VOTED, _ts(now), lease_id])
         cur.execute(
-            f"UPDATE {_T.item} SET votes_count = votes_count + 1, leased_count = leased_count - 1 WHERE id = %s "
-            # The gold value itself: SQLite 3.40 gets "gold IS NOT NULL" wrong inside RETURNING.
-            f"RETURNING state, votes_count, extra_votes, gold",
+            f"UPDATE {_T.item} SET votes_count = votes_count + 1, leased_count = leased_count - 1 WHERE id = %s",
             [item_id],
         )
-        state, votes, extra, gold = cur.fetchone()
-        item_decide(project=project, item_id=item_id, state=state, votes_count=votes, extra_votes=extra, is_gold=gold is not None)
+        item_decide(project=project, item_id=item_id, vote_id=vote_id)
         vote = Vote(pk=vote_id, **fields)
         vote._state.adding, vote._state.db = False, "default"
         return VoteResult(vote, created=True)
@@ -401,7 +398,8 @@ def vote_undo(
             status=LeaseStatus.ACTIVE, closed_at=None, expires_at=now + dt.timedelta(seconds=project.lease_seconds)
         )
         Item.objects.filter(pk=last.item_id).update(votes_count=F("votes_count") - 1, leased_count=F("leased_count") + 1)
-        item = Item.objects.only("state", "votes_count", "extra_votes", "gold").get(pk=last.item_id)
-        item_decide(project=project, item_id=item.pk, state=item.state, votes_count=item.votes_count,
-                    extra_votes=item.extra_votes, is_gold=item.gold is not None)  # fmt: skip
+        if Item.objects.filter(pk=last.item_id, state=ItemState.GROUND_TRUTH).exists():
+            item_withdraw_on_undo(project=project, item_id=last.item_id, actor=annotator)
+        else:
+            item_decide(project=project, item_id=last.item_id)
         return VoteResult(retraction, created=True)

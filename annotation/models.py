@@ -334,13 +334,35 @@ class VoteKind(models.TextChoices):
     RETRACT = "retract", "Retraction (undo)"
 
 
+class ExternalAnnotator(models.Model):
+    """Someone who labeled outside Quorum — a crowd worker or another tool's user — whose votes
+    were imported. An identity within one project, not a login."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="external_annotators")
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="external_annotator_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Vote(models.Model):
     """Append-only. A correction or an undo is a new row that ``supersedes`` the old one;
-    a vote's current value is that of the newest vote in its chain."""
+    a vote's current value is that of the newest vote in its chain. Cast by a member
+    (``annotator``) or imported from elsewhere (``external``), never both."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="votes")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="votes")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    external = models.ForeignKey(
+        ExternalAnnotator, null=True, blank=True, on_delete=models.CASCADE, related_name="votes"
+    )
     rulebook_version = models.ForeignKey(RulebookVersion, on_delete=models.PROTECT, related_name="+")
     lease = models.ForeignKey(Lease, null=True, blank=True, on_delete=models.SET_NULL, related_name="votes")
     kind = models.CharField(max_length=10, choices=VoteKind.choices, default=VoteKind.VOTE)
@@ -359,6 +381,14 @@ class Vote(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["annotator", "client_id"], name="vote_idempotency"),
+            models.UniqueConstraint(
+                fields=["external", "item"], condition=Q(kind="vote"), name="vote_external_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(annotator__isnull=False, external__isnull=True)
+                | Q(annotator__isnull=True, external__isnull=False),
+                name="vote_one_voter",
+            ),
         ]
         indexes = [
             models.Index(fields=["project", "annotator", "created_at"], name="vote_annotator_time"),

@@ -1,29 +1,466 @@
-"""Deciding an item after a vote.
+"""Deciding items: after each vote, and project-wide in the background.
 
-Interim step until the consensus engine (issue 4) replaces it: an item is complete once it has
-as many current votes as it needs (the project's ``min_votes`` plus any extra asked for), and
-back in the queue if an undo takes it below that. Votes are never changed here.
+``item_decide`` runs inside the vote's transaction, with the item's row lock held: it computes
+the item's posterior from its current votes and the annotators' confusion matrices of the
+latest ``Estimate`` (annotators not yet estimated count as the crowd's average), and applies the
+policy. ``consensus_reestimate`` re-runs the aggregator over every current vote of the project,
+stores a new ``Estimate`` and re-decides open and promoted items. Both write ground truth with
+its provenance, and both send a promoted item whose support collapsed to review with an audit
+event; neither ever changes a vote.
 """
 
 from __future__ import annotations
 
-from annotation.models import Item, ItemState, Project
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from annotation.events import broadcast_on_commit, project_group
+from annotation.models import Item, ItemState, Project, Vote, VoteKind
 from annotation.queue import votes_needed
+from annotation.services import audit_record
+from consensus import aggregation, policy
+from consensus.adapters import ProjectVotes, _decode, answer_key, project_votes
+from consensus.metrics import _alpha_from_counts, value_counts
+from consensus.models import Estimate, GroundTruth, GroundTruthSource, ReestimateRequest, Reliability
+
+UNESTIMATED_ACCURACY = 0.8  # what a vote is assumed worth before any estimate exists
+OPEN_STATES = (ItemState.QUEUED, ItemState.COMPLETE)
 
 
-def item_decide(
-    *, project: Project, item_id: int, state: str, votes_count: int, extra_votes: int, is_gold: bool
-) -> str:
-    """Set the item's state from its counts (as the caller just updated them) and return it.
-    Expects the caller to hold the item's row lock (``vote_cast`` and ``vote_undo`` do)."""
-    needed = votes_needed(min_votes=project.min_votes, max_votes=project.max_votes, extra_votes=extra_votes)
-    if is_gold:
-        return state  # gold items stay in the queue as honeypots
-    if state == ItemState.QUEUED and votes_count >= needed:
-        new = ItemState.COMPLETE
-    elif state == ItemState.COMPLETE and votes_count < needed:
-        new = ItemState.QUEUED
+def _labels(project: Project) -> list[str]:
+    version = project.current_rulebook
+    return [lab["key"] for lab in version.labels] if version else []
+
+
+def symmetric_confusion(k: int, accuracy: float = UNESTIMATED_ACCURACY) -> np.ndarray:
+    if k < 2:
+        return np.ones((k, k))
+    m = np.full((k, k), (1 - accuracy) / (k - 1))
+    np.fill_diagonal(m, accuracy)
+    return m
+
+
+# --- one item, after a vote ---------------------------------------------------------------------
+
+
+@dataclass
+class ItemOutcome:
+    state: str
+    decision: policy.Decision
+    label: str | None = None
+    posterior: float = 0.0
+
+
+def _latest_estimate(project_id: int) -> Estimate | None:
+    return Estimate.objects.filter(project_id=project_id).order_by("-id").first()
+
+
+def _item_votes(item_id: int) -> list[tuple[int, int | None, int | None, Any]]:
+    t = Vote._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT v.id, v.annotator_id, v.external_id, v.value FROM {t} v WHERE v.item_id = %s "
+            f"AND v.kind = %s AND NOT EXISTS (SELECT 1 FROM {t} w WHERE w.supersedes_id = v.id) ORDER BY v.id",
+            [item_id, VoteKind.VOTE],
+        )
+        return [(r[0], r[1], r[2], _decode(r[3])) for r in cur.fetchall()]
+
+
+def item_posterior(
+    *, project: Project, votes: list[tuple[int, int | None, int | None, Any]], estimate: Estimate | None
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(label keys, posterior, vote shares) of one item from its label votes."""
+    labels = _labels(project)
+    if estimate is not None and estimate.labels[: len(labels)] == labels:
+        labels = list(estimate.labels)
+    index = {key: n for n, key in enumerate(labels)}
+    for _, _, _, value in votes:
+        key = answer_key(value)
+        if key not in index:
+            index[key] = len(labels)
+            labels.append(key)
+    k = len(labels)
+    fallback = symmetric_confusion(k)
+    prior = np.full(k, 1.0 / k)
+    confusions: dict[tuple[int | None, int | None], np.ndarray] = {}
+    if estimate is not None and len(estimate.labels) == k:
+        fallback = np.asarray(estimate.default_confusion)
+        prior = np.asarray(estimate.class_prior)
+        users = [u for _, u, _, _ in votes if u]
+        externals = [e for _, _, e, _ in votes if e]
+        rows = Reliability.objects.filter(estimate=estimate).filter(
+            Q(annotator_id__in=users) | Q(external_id__in=externals)
+        ).values_list("annotator_id", "external_id", "confusion")
+        confusions = {(u, e): np.asarray(c) for u, e, c in rows}
+    stack = np.stack([confusions.get((u, e), fallback) for _, u, e, _ in votes]) if votes else np.zeros((0, k, k))
+    given = np.array([index[answer_key(v)] for _, _, _, v in votes], dtype=np.int64)
+    posterior = aggregation.item_posterior(np.arange(len(votes)), given, stack, prior)
+    shares = np.bincount(given, minlength=k) / max(len(votes), 1)
+    return labels, posterior, shares
+
+
+def item_decide(*, project: Project, item_id: int, vote_id: int | None = None) -> ItemOutcome:
+    """Decide one item from its current votes. Expects the caller to hold the item's row lock
+    (``vote_cast`` and ``vote_undo`` do)."""
+    item = Item.objects.only("state", "gold", "extra_votes", "votes_count").get(pk=item_id)
+    estimate = _latest_estimate(project.pk)
+    if vote_id is not None:
+        _maybe_request_reestimate(project, vote_id, estimate)
+    if item.gold is not None or item.state in (ItemState.EXCLUDED, ItemState.REVIEW):
+        return ItemOutcome(item.state, policy.Decision.WAIT)  # gold stays a honeypot; review is a person's call
+    all_votes = _item_votes(item_id)
+    votes = [v for v in all_votes if v[3] is not None]
+    claims = len(all_votes) - len(votes)
+    t = policy.Thresholds.of(project)
+    if not votes:
+        labels, posterior, shares = _labels(project), np.zeros(0), np.zeros(0)
     else:
-        return state
-    Item.objects.filter(pk=item_id).update(state=new)
-    return new
+        labels, posterior, shares = item_posterior(project=project, votes=votes, estimate=estimate)
+    best = aggregation._best(posterior[None, :])[0] if len(posterior) else aggregation.TIE
+    now = timezone.now()
+    if item.state == ItemState.GROUND_TRUTH:
+        current = GroundTruth.objects.filter(item_id=item_id, withdrawn_at__isnull=True).first()
+        if current is None or current.source != GroundTruthSource.CONSENSUS:
+            return ItemOutcome(item.state, policy.Decision.WAIT)
+        at = labels.index(current.label) if current.label in labels else -1
+        if policy.still_supported(
+            label_posterior=float(posterior[at]) if at >= 0 else 0.0, best_is_label=bool(best == at),
+            votes=len(votes), t=t,
+        ):  # fmt: skip
+            return ItemOutcome(item.state, policy.Decision.PROMOTE, current.label, float(posterior[at]))
+        _collapse(project, [(item_id, current, labels[best] if best >= 0 else None, float(posterior.max()))], now)
+        return ItemOutcome(ItemState.REVIEW, policy.Decision.REVIEW)
+    needed = votes_needed(min_votes=project.min_votes, max_votes=project.max_votes, extra_votes=item.extra_votes)
+    decision = policy.decide(
+        posterior=float(posterior.max()) if len(posterior) else 0.0,
+        agreement=float(shares[best]) if best >= 0 else 0.0,
+        votes=len(votes) + claims, needed=needed, tie=bool(best == aggregation.TIE), claims=claims, t=t,
+    )  # fmt: skip
+    state = item.state
+    if decision == policy.Decision.PROMOTE:
+        state = ItemState.GROUND_TRUTH
+        GroundTruth.objects.create(
+            project=project, item_id=item_id, label=labels[best], source=GroundTruthSource.CONSENSUS,
+            method=estimate.method if estimate else "dawid_skene", params=_params(estimate),
+            posterior=float(posterior[best]), distribution=_distribution(labels, posterior),
+            agreement=float(shares[best]), votes=[v[0] for v in votes],
+            rulebook_version_id=project.current_rulebook_id, decided_at=now,
+        )  # fmt: skip
+        Item.objects.filter(pk=item_id).update(state=state)
+    elif decision == policy.Decision.MORE:
+        Item.objects.filter(pk=item_id).update(extra_votes=len(votes) + claims - project.min_votes + 1, state=ItemState.QUEUED)
+        state = ItemState.QUEUED
+    elif decision == policy.Decision.REVIEW:
+        state = ItemState.REVIEW
+        Item.objects.filter(pk=item_id).update(state=state)
+    elif item.state == ItemState.COMPLETE:
+        state = ItemState.QUEUED
+        Item.objects.filter(pk=item_id).update(state=state)
+    if state != item.state:
+        broadcast_on_commit(project_group(project.pk), {"type": "item.decided", "item": item_id, "state": state})
+    label = labels[best] if best >= 0 and decision == policy.Decision.PROMOTE else None
+    return ItemOutcome(state, decision, label, float(posterior.max()) if len(posterior) else 0.0)
+
+
+def item_withdraw_on_undo(*, project: Project, item_id: int, actor: Any) -> None:
+    """An undo took a promoted item below the votes it was promoted on: its ground truth is
+    withdrawn (audited) and it goes back to the queue for the vote it lost."""
+    now = timezone.now()
+    current = GroundTruth.objects.filter(item_id=item_id, withdrawn_at__isnull=True).first()
+    if current is None or current.source != GroundTruthSource.CONSENSUS:
+        return
+    GroundTruth.objects.filter(pk=current.pk).update(withdrawn_at=now, withdrawn_reason="A vote it rested on was undone.")
+    Item.objects.filter(pk=item_id).update(state=ItemState.QUEUED)
+    audit_record(
+        actor=actor, project=project, verb="ground_truth.withdrawn", obj=Item(pk=item_id),
+        before={"label": current.label, "posterior": current.posterior}, after={"state": ItemState.QUEUED, "reason": "undo"},
+    )  # fmt: skip
+
+
+def _params(estimate: Estimate | None) -> dict[str, Any]:
+    if estimate is None:
+        return {"estimate": None, "unestimated_accuracy": UNESTIMATED_ACCURACY}
+    return {**estimate.params, "estimate": estimate.pk}
+
+
+def _distribution(labels: list[str], posterior: np.ndarray) -> dict[str, float]:
+    return {key: round(float(p), 6) for key, p in zip(labels, posterior, strict=False)}
+
+
+def _collapse(project: Project, rows: list[tuple[int, GroundTruth, str | None, float]], now: dt.datetime) -> None:
+    """Ground truth whose support collapsed: withdrawn, item to review, one audit event each."""
+    for item_id, current, best, posterior in rows:
+        GroundTruth.objects.filter(pk=current.pk).update(
+            withdrawn_at=now, withdrawn_reason=f"Support collapsed: best label now {best!r} at {posterior:.2f}."
+        )
+        Item.objects.filter(pk=item_id).update(state=ItemState.REVIEW)
+        audit_record(
+            actor=None, project=project, verb="ground_truth.collapsed", obj=Item(pk=item_id),
+            before={"label": current.label, "posterior": current.posterior},
+            after={"state": ItemState.REVIEW, "best": best, "posterior": round(posterior, 4)},
+        )  # fmt: skip
+
+
+# --- the whole project, in the background -------------------------------------------------------
+
+
+def _maybe_request_reestimate(project: Project, vote_id: int, estimate: Estimate | None) -> None:
+    every = settings.QUORUM_REESTIMATE_EVERY
+    if vote_id - (estimate.last_vote_id if estimate else 0) < every:
+        return
+    ReestimateRequest.objects.get_or_create(project=project)
+    claimed = ReestimateRequest.objects.filter(project=project, pending=False).update(
+        pending=True, requested_at=timezone.now()
+    )
+    if claimed:
+        from consensus.tasks import reestimate_task
+
+        transaction.on_commit(lambda: reestimate_task.enqueue(project.pk))
+
+
+@dataclass
+class Computed:
+    pv: ProjectVotes
+    result: aggregation.Result
+    counts: np.ndarray  # items × labels
+    n_votes: np.ndarray  # label votes per item
+    agreement: np.ndarray  # share of the best label, per item (NaN without votes)
+    alpha: float
+    method: str
+
+
+def consensus_compute(*, project: Project, method: str = aggregation.DEFAULT_METHOD) -> Computed:
+    """Aggregate every current vote of the project; no writes."""
+    if method not in aggregation.METHODS:
+        raise ValueError(f"Unknown method {method!r}; use one of {', '.join(aggregation.METHODS)}.")
+    pv = project_votes(project_id=project.pk, labels=_labels(project))
+    if method == "majority":
+        result = aggregation.majority_vote(pv.votes)
+        known = pv.gold != aggregation.NO_GOLD
+        if known.any():
+            post = aggregation._clamp(result.posterior.copy(), pv.gold)
+            best = result.best.copy()
+            best[known] = pv.gold[known]
+            result = aggregation.Result("majority", post, best, result.confusion, result.class_prior)
+    else:
+        result = aggregation.dawid_skene(pv.votes, gold=pv.gold)
+    counts = value_counts(pv.votes)
+    n_votes = counts.sum(1)
+    best = np.maximum(result.best, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        agreement = np.where(n_votes > 0, counts[np.arange(len(counts)), best] / n_votes, np.nan)
+    return Computed(pv, result, counts, n_votes, agreement, _alpha_from_counts(counts), method)
+
+
+@dataclass
+class Summary:
+    items: int
+    votes: int
+    alpha: float | None
+    method: str
+    promoted: int = 0
+    need_more: int = 0
+    review: int = 0
+    collapsed: int = 0
+    ground_truth: int = 0
+    seconds: float = 0.0
+    iterations: int = 0
+    converged: bool = True
+    estimate_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "extra"} | self.extra
+
+
+def consensus_reestimate(*, project: Project, method: str = aggregation.DEFAULT_METHOD, actor: Any = None) -> Summary:
+    """Re-estimate every annotator's reliability from all current votes and re-decide the
+    project's open items (queued) and promoted items (ground truth). Items in review stay there."""
+    started = time.perf_counter()
+    ReestimateRequest.objects.filter(project=project).update(pending=False)
+    last_vote = Vote.objects.filter(project=project).order_by("-id").values_list("id", flat=True).first() or 0
+    c = consensus_compute(project=project, method=method)
+    pv, result = c.pv, c.result
+    t = policy.Thresholds.of(project)
+    states = np.array(pv.item_states, dtype=object)
+    is_gold = pv.gold != aggregation.NO_GOLD
+    total_votes = c.n_votes + pv.item_claims
+    needed = np.minimum(project.min_votes + pv.item_extra, project.max_votes)
+    tie = result.best == aggregation.TIE
+    best = np.maximum(result.best, 0)
+    best_post = result.posterior[np.arange(len(best)), best] if len(best) else np.zeros(0)
+    decisions = policy.decide_many(
+        posterior=best_post, agreement=np.nan_to_num(c.agreement), votes=total_votes, needed=needed,
+        tie=tie, claims=pv.item_claims, t=t,
+    )  # fmt: skip
+    open_ = np.isin(states, OPEN_STATES) & ~is_gold
+    now = timezone.now()
+    summary = Summary(items=len(pv.item_ids), votes=len(pv.votes.item), alpha=_finite(c.alpha), method=method)
+    with transaction.atomic():
+        estimate = _store_estimate(project, c, last_vote, time.perf_counter() - started)
+        summary.estimate_id = estimate.pk
+        promote = np.flatnonzero(open_ & (decisions == policy.Decision.PROMOTE))
+        more = np.flatnonzero(open_ & (decisions == policy.Decision.MORE))
+        review = np.flatnonzero(open_ & (decisions == policy.Decision.REVIEW))
+        summary.promoted = _promote(project, c, estimate, promote, best, now)
+        summary.need_more = _ask_more(pv, more, total_votes, project.min_votes)
+        summary.review = _to_review(pv, review)
+        summary.collapsed = _check_promoted(project, c, states, best, now)
+        summary.ground_truth = GroundTruth.objects.filter(project=project, withdrawn_at__isnull=True).count()
+        summary.iterations, summary.converged = result.iterations, result.converged
+        summary.seconds = round(time.perf_counter() - started, 3)
+        Estimate.objects.filter(pk=estimate.pk).update(seconds=summary.seconds)
+        audit_record(
+            actor=actor, project=project, verb="consensus.reestimated", obj=estimate,
+            after={k: v for k, v in summary.as_dict().items() if k != "seconds"},
+        )  # fmt: skip
+        broadcast_on_commit(project_group(project.pk), {"type": "consensus.updated", **summary.as_dict()})
+    return summary
+
+
+def _finite(x: float) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), 6)
+
+
+def _store_estimate(project: Project, c: Computed, last_vote: int, seconds: float) -> Estimate:
+    pv, result = c.pv, c.result
+    per_voter = np.bincount(pv.votes.annotator, minlength=pv.votes.n_annotators)
+    weights = per_voter / max(per_voter.sum(), 1)
+    k = pv.votes.n_labels
+    default = (
+        np.einsum("a,aij->ij", weights, result.confusion) if per_voter.sum() else symmetric_confusion(k)
+    )
+    estimate = Estimate.objects.create(
+        project=project, method=c.method, params=result.params, labels=pv.labels,
+        class_prior=[float(x) for x in result.class_prior], default_confusion=_rounded(default),
+        votes=len(pv.votes.item), items=len(pv.item_ids), last_vote_id=last_vote,
+        iterations=result.iterations, converged=result.converged, alpha=_finite(c.alpha), seconds=seconds,
+    )  # fmt: skip
+    consensus_best = result.best[pv.votes.item]
+    agree = np.bincount(
+        pv.votes.annotator, weights=(pv.votes.label == consensus_best), minlength=pv.votes.n_annotators
+    )
+    accuracy = result.accuracy()
+    Reliability.objects.bulk_create(
+        [
+            Reliability(
+                estimate=estimate, annotator_id=u, external_id=e, confusion=_rounded(result.confusion[n]),
+                accuracy=float(accuracy[n]), votes=int(per_voter[n]),
+                agreement=float(agree[n] / per_voter[n]) if per_voter[n] else None,
+            )  # fmt: skip
+            for n, (u, e) in enumerate(pv.voters)
+        ],
+        batch_size=1000,
+    )
+    return estimate
+
+
+def _rounded(m: np.ndarray) -> list[list[float]]:
+    return [[round(float(x), 6) for x in row] for row in m]
+
+
+def _chunks(ids: np.ndarray, size: int = 5000):  # type: ignore[no-untyped-def]
+    for start in range(0, len(ids), size):
+        yield [int(x) for x in ids[start : start + size]]
+
+
+def _locked_unchanged(pv: ProjectVotes, idx: np.ndarray, states: tuple[str, ...]) -> dict[int, int]:
+    """Lock the items at ``idx`` and keep those still in one of ``states``: a vote may have
+    decided an item since the snapshot was read. Returns {item pk: item index}."""
+    keep: dict[int, int] = {}
+    by_pk = {int(pv.item_ids[i]): int(i) for i in idx}
+    for chunk in _chunks(pv.item_ids[idx]):
+        rows = Item.objects.select_for_update().filter(pk__in=chunk, state__in=states).values_list("pk", flat=True)
+        keep.update({pk: by_pk[pk] for pk in rows})
+    return keep
+
+
+def _promote(project: Project, c: Computed, estimate: Estimate, idx: np.ndarray, best: np.ndarray, now: dt.datetime) -> int:
+    if len(idx) == 0:
+        return 0
+    pv, result = c.pv, c.result
+    keep = _locked_unchanged(pv, idx, OPEN_STATES)
+    if not keep:
+        return 0
+    order = np.argsort(pv.votes.item, kind="stable")
+    starts = np.searchsorted(pv.votes.item[order], np.arange(len(pv.item_ids) + 1))
+    params = {**result.params, "estimate": estimate.pk}
+    rows = []
+    for pk, i in keep.items():
+        b = int(best[i])
+        rows.append(
+            GroundTruth(
+                project=project, item_id=pk, label=pv.labels[b], source=GroundTruthSource.CONSENSUS,
+                method=c.method, params=params, posterior=float(result.posterior[i, b]),
+                distribution=_distribution(pv.labels, result.posterior[i]), agreement=float(c.agreement[i]),
+                votes=[int(x) for x in pv.vote_ids[order[starts[i] : starts[i + 1]]]],
+                rulebook_version_id=project.current_rulebook_id, decided_at=now,
+            )  # fmt: skip
+        )
+    GroundTruth.objects.bulk_create(rows, batch_size=2000)
+    for chunk in _chunks(np.fromiter(keep, dtype=np.int64)):
+        Item.objects.filter(pk__in=chunk).update(state=ItemState.GROUND_TRUTH)
+    return len(keep)
+
+
+def _ask_more(pv: ProjectVotes, idx: np.ndarray, total_votes: np.ndarray, min_votes: int) -> int:
+    if len(idx) == 0:
+        return 0
+    keep = _locked_unchanged(pv, idx, OPEN_STATES)
+    extra_of: dict[int, list[int]] = {}
+    for pk, i in keep.items():
+        extra_of.setdefault(int(total_votes[i]) - min_votes + 1, []).append(pk)
+    for extra, pks in extra_of.items():
+        for chunk in _chunks(np.array(pks)):
+            Item.objects.filter(pk__in=chunk).update(extra_votes=extra, state=ItemState.QUEUED)
+    return len(keep)
+
+
+def _to_review(pv: ProjectVotes, idx: np.ndarray) -> int:
+    if len(idx) == 0:
+        return 0
+    keep = _locked_unchanged(pv, idx, OPEN_STATES)
+    for chunk in _chunks(np.fromiter(keep, dtype=np.int64)):
+        Item.objects.filter(pk__in=chunk).update(state=ItemState.REVIEW)
+    return len(keep)
+
+
+def _check_promoted(project: Project, c: Computed, states: np.ndarray, best: np.ndarray, now: dt.datetime) -> int:
+    pv, result = c.pv, c.result
+    promoted = np.flatnonzero(states == ItemState.GROUND_TRUTH)
+    if len(promoted) == 0:
+        return 0
+    index = {key: n for n, key in enumerate(pv.labels)}
+    by_pk = {int(pv.item_ids[i]): int(i) for i in promoted}
+    current = GroundTruth.objects.filter(
+        project=project, withdrawn_at__isnull=True, source=GroundTruthSource.CONSENSUS
+    ).only("id", "item_id", "label", "posterior")
+    t = policy.Thresholds.of(project)
+    collapsed = []
+    for gt in current.iterator(chunk_size=5000):
+        i = by_pk.get(gt.item_id)
+        at = index.get(gt.label if isinstance(gt.label, str) else json.dumps(gt.label))
+        if i is None or at is None:
+            continue
+        if not policy.still_supported(
+            label_posterior=float(result.posterior[i, at]), best_is_label=bool(best[i] == at),
+            votes=int(c.n_votes[i]), t=t,
+        ):  # fmt: skip
+            collapsed.append((gt.item_id, gt, pv.labels[best[i]], float(result.posterior[i].max())))
+    if collapsed:
+        locked = set(
+            Item.objects.select_for_update()
+            .filter(pk__in=[r[0] for r in collapsed], state=ItemState.GROUND_TRUTH)
+            .values_list("pk", flat=True)
+        )
+        _collapse(project, [r for r in collapsed if r[0] in locked], now)
+    return len(collapsed)

@@ -152,6 +152,9 @@ else:
     TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 3600}}
 
+# Re-estimate annotator reliabilities project-wide after this many new votes (and on demand).
+QUORUM_REESTIMATE_EVERY = int(os.environ.get("QUORUM_REESTIMATE_EVERY", 200))
+
 # --- auth ------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -111,13 +111,13 @@ def test_excluded_and_decided_items_never_appear(ready):
     assert labeling.item_lease_next(project=ready.project, annotator=ready.annotator).item_id == ok.pk
 
 
-def test_vote_completes_the_item_at_min_votes(ready):
+def test_agreeing_votes_at_min_votes_promote_the_item(ready):
     (item,) = add_items(ready.project, 1)
     a, b = annotators(ready, 2)
     for user in (a, b):
         vote(ready, user, labeling.item_lease_next(project=ready.project, annotator=user))
     item.refresh_from_db()
-    assert (item.votes_count, item.leased_count, item.state) == (2, 0, ItemState.COMPLETE)
+    assert (item.votes_count, item.leased_count, item.state) == (2, 0, ItemState.GROUND_TRUTH)
 
 
 def test_lease_expiry_returns_the_item_and_refuses_the_late_vote(ready):
@@ -166,7 +166,8 @@ def test_undo_supersedes_the_vote_and_gives_the_item_back(ready):
     vote(ready, b, labeling.item_lease_next(project=ready.project, annotator=b))
     lease = labeling.item_lease_next(project=ready.project, annotator=a)
     original = vote(ready, a, lease, value="dog").vote
-    assert Item.objects.get(pk=item.pk).state == ItemState.COMPLETE
+    item.refresh_from_db()
+    assert (item.state, item.extra_votes) == (ItemState.QUEUED, 1)  # split: one more vote asked for
     undo = labeling.vote_undo(project=ready.project, annotator=a, client_id="undo-key-1")
     assert (undo.vote.kind, undo.vote.supersedes_id, undo.vote.value) == ("retract", original.pk, None)
     item.refresh_from_db()
@@ -175,7 +176,7 @@ def test_undo_supersedes_the_vote_and_gives_the_item_back(ready):
     corrected = vote(ready, a, lease, value="cat").vote
     assert corrected.supersedes_id == undo.vote.pk
     assert list(Vote.objects.filter(annotator=a).order_by("pk").values_list("kind", "value")) == [("vote", "dog"), ("retract", None), ("vote", "cat")]
-    assert Item.objects.get(pk=item.pk).state == ItemState.COMPLETE
+    assert Item.objects.get(pk=item.pk).state == ItemState.QUEUED  # still owed the third vote the split asked for
 
 
 def test_undo_after_the_lease_is_gone_is_refused(ready):
