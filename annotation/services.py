@@ -99,7 +99,7 @@ def _unique_slug(name: str) -> str:
 @transaction.atomic
 def project_create(
     *,
-    actor: AbstractBaseUser,
+    actor: AbstractBaseUser | None,
     name: str,
     slug: str = "",
     description: str = "",
@@ -107,7 +107,8 @@ def project_create(
     question_type: str = QuestionType.SINGLE,
     **settings: Any,
 ) -> Project:
-    """Create a project with the actor as its admin and an empty rulebook draft."""
+    """Create a project with the actor as its admin and an empty rulebook draft. Without an
+    actor (a management command) the project starts with no members."""
     defaults = {f.name: f.get_default() for f in Project._meta.fields if f.name in PROJECT_SETTINGS}
     values = {**defaults, **settings, "name": name.strip(), "description": description}
     _check_settings(values)
@@ -122,7 +123,8 @@ def project_create(
         created_by=actor,
         **values,
     )
-    Membership.objects.create(project=project, user=actor, role=Role.ADMIN)
+    if actor is not None:
+        Membership.objects.create(project=project, user=actor, role=Role.ADMIN)
     RulebookVersion.objects.create(project=project)
     audit_record(
         project=project, actor=actor, verb="project.create", obj=project,

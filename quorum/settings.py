@@ -153,6 +153,7 @@ else:
     RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 3600}}
 
 # Re-estimate annotator reliabilities project-wide after this many new votes (and on demand).
+QUORUM_MAX_VOTES_FILE_BYTES = int(os.environ.get("QUORUM_MAX_VOTES_FILE_BYTES", 200 * 1024 * 1024))
 QUORUM_REESTIMATE_EVERY = int(os.environ.get("QUORUM_REESTIMATE_EVERY", 200))
 
 # --- auth ------------------------------------------------------------------------------------

@@ -1,0 +1,287 @@
+"""Importing votes cast elsewhere — another tool, a crowd platform — and gold answers.
+
+``votes.csv`` has the columns ``item,annotator,label``; ``gold.csv`` has ``item,label``. Items
+are matched by their external id (created first when asked to), labels by key or by name, and
+annotators become ``ExternalAnnotator`` identities of the project — never logins.
+
+Good rows are kept and bad rows reported, each with its row number, field and reason: an
+unknown item or label, an empty field, a second, different answer from the same annotator on
+the same item (votes are append-only, so the first one stands). Re-importing the same file
+adds nothing. After the import the whole project is re-estimated and its items decided.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Count, OuterRef, Subquery
+from django.utils import timezone
+from django.utils.text import slugify
+
+from annotation import services as annotation_services
+from annotation.exceptions import ValidationFailed
+from annotation.models import ExternalAnnotator, Item, ItemKind, ItemState, Project, QuestionType, Vote, VoteKind
+from annotation.rulebook import KEY_RE
+from annotation.services import audit_record
+from consensus.services import Summary, consensus_reestimate
+
+BATCH = 5000
+
+
+@dataclass
+class VotesImport:
+    rows: int = 0
+    votes_created: int = 0
+    unchanged: int = 0  # already imported before, same answer
+    items_created: int = 0
+    annotators_created: int = 0
+    gold_set: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    consensus: Summary | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "consensus"}
+        out["consensus"] = self.consensus.as_dict() if self.consensus else None
+        return out
+
+
+def _read_csv(data: bytes, *, file: str, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """(row number, row) for every data row; ``ValidationFailed`` if the file cannot be read."""
+    limit = settings.QUORUM_MAX_VOTES_FILE_BYTES
+    if len(data) > limit:
+        raise ValidationFailed(
+            f"{file} is {len(data) / 1e6:.0f} MB; the limit is {limit / 1e6:.0f} MB.",
+            [{"field": file, "message": "file too large"}],
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed(
+            f"{file} is not UTF-8 text (byte {exc.start}).", [{"field": file, "message": "not UTF-8"}]
+        ) from None
+    reader = csv.DictReader(io.StringIO(text.replace("\x00", "")))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise ValidationFailed(
+            f"{file} needs the columns {', '.join(columns)}; it is missing {', '.join(missing)}.",
+            [{"field": file, "message": f"missing column {c!r}"} for c in missing],
+        )
+    reader.fieldnames = header
+    try:
+        return [
+            (n, {c: (row.get(c) or "").strip() for c in columns}) for n, row in enumerate(reader, start=2)
+        ]
+    except csv.Error as exc:
+        raise ValidationFailed(f"{file} is not valid CSV: {exc}.", [{"field": file, "message": str(exc)}]) from None
+
+
+def _label_matcher(project: Project) -> tuple[dict[str, str], str]:
+    version = project.current_rulebook
+    if version is None:
+        raise ValidationFailed("Publish a rulebook before importing votes: votes are answers under a rulebook.")
+    lookup: dict[str, str] = {}
+    for lab in version.labels:
+        lookup.setdefault(lab["name"].strip().lower(), lab["key"])
+    for lab in version.labels:
+        lookup[lab["key"]] = lab["key"]
+    return lookup, ", ".join(lab["key"] for lab in version.labels)
+
+
+def _item_hash(external_id: str) -> str:
+    return hashlib.sha256(b"quorum-imported-item\0" + external_id.encode()).hexdigest()
+
+
+def _err(result: VotesImport, file: str, row: int, fld: str, reason: str) -> None:
+    result.errors.append({"file": file, "row": row, "field": fld, "reason": reason})
+
+
+def votes_import(
+    *,
+    actor: AbstractBaseUser | None,
+    project: Project,
+    votes: bytes | BinaryIO,
+    gold: bytes | BinaryIO | None = None,
+    create_items: bool = False,
+    decide: bool = True,
+) -> VotesImport:
+    """Import ``votes`` (and ``gold``) into the project; see the module docstring."""
+    if project.question_type != QuestionType.SINGLE:
+        raise ValidationFailed("Importing votes works for single-choice projects.")
+    votes_rows = _read_csv(_bytes(votes), file="votes.csv", columns=("item", "annotator", "label"))
+    gold_rows = _read_csv(_bytes(gold), file="gold.csv", columns=("item", "label")) if gold is not None else []
+    labels, listed = _label_matcher(project)
+    result = VotesImport(rows=len(votes_rows))
+    now = timezone.now()
+    with transaction.atomic():
+        items = _items(project, votes_rows, gold_rows, create_items, result, now)
+        _import_gold(project, gold_rows, items, labels, listed, result)
+        _import_votes(project, votes_rows, items, labels, listed, result, now)
+        audit_record(
+            actor=actor, project=project, verb="votes.import", obj=project,
+            after={k: v for k, v in result.as_dict().items() if k not in ("errors", "consensus")}
+            | {"errors": len(result.errors)},
+        )  # fmt: skip
+    if decide:
+        project.refresh_from_db()
+        result.consensus = consensus_reestimate(project=project, actor=actor)
+    return result
+
+
+def _bytes(source: bytes | BinaryIO | None) -> bytes:
+    if source is None:
+        return b""
+    return source if isinstance(source, bytes) else source.read()
+
+
+def _items(project, votes_rows, gold_rows, create: bool, result: VotesImport, now) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    wanted = {row["item"] for _, row in votes_rows + gold_rows if row["item"]}
+    found: dict[str, int] = {}
+    names = sorted(wanted)
+    for start in range(0, len(names), BATCH):
+        chunk = names[start : start + BATCH]
+        found.update(Item.objects.filter(project=project, external_id__in=chunk).values_list("external_id", "pk"))
+    missing = [n for n in names if n not in found]
+    if create and missing:
+        Item.objects.bulk_create(
+            [
+                Item(
+                    project=project, external_id=name, kind=ItemKind.TEXT, text=name, content_hash=_item_hash(name),
+                    metadata={"imported_with_votes": True}, state=ItemState.QUEUED,
+                )  # fmt: skip
+                for name in missing
+            ],
+            batch_size=BATCH,
+        )
+        result.items_created = len(missing)
+        for start in range(0, len(missing), BATCH):
+            chunk = missing[start : start + BATCH]
+            found.update(Item.objects.filter(project=project, external_id__in=chunk).values_list("external_id", "pk"))
+    return found
+
+
+def _import_gold(project, rows, items, labels, listed, result: VotesImport) -> None:  # type: ignore[no-untyped-def]
+    current = dict(Item.objects.filter(project=project, gold__isnull=False).values_list("pk", "gold"))
+    updates: dict[str, list[int]] = {}
+    for n, row in rows:
+        key = labels.get(row["label"]) or labels.get(row["label"].lower())
+        if not row["item"]:
+            _err(result, "gold.csv", n, "item", "empty item id")
+        elif row["item"] not in items:
+            _err(result, "gold.csv", n, "item", f"no item {row['item']!r} in this project")
+        elif key is None:
+            _err(result, "gold.csv", n, "label", f"{row['label']!r} is not a label of the rulebook ({listed})")
+        elif current.get(items[row["item"]], key) != key:
+            _err(result, "gold.csv", n, "label", f"item {row['item']!r} already has gold {current[items[row['item']]]!r}")
+        elif items[row["item"]] not in current:
+            current[items[row["item"]]] = key
+            updates.setdefault(key, []).append(items[row["item"]])
+    for key, pks in updates.items():
+        for start in range(0, len(pks), BATCH):
+            Item.objects.filter(pk__in=pks[start : start + BATCH]).update(gold=key)
+            result.gold_set += len(pks[start : start + BATCH])
+
+
+def _import_votes(project, rows, items, labels, listed, result: VotesImport, now) -> None:  # type: ignore[no-untyped-def]
+    names = sorted({row["annotator"] for _, row in rows if row["annotator"]})
+    known = dict(ExternalAnnotator.objects.filter(project=project).values_list("name", "pk"))
+    new = [n for n in names if n not in known]
+    ExternalAnnotator.objects.bulk_create([ExternalAnnotator(project=project, name=n) for n in new], batch_size=BATCH)
+    result.annotators_created = len(new)
+    known = dict(ExternalAnnotator.objects.filter(project=project).values_list("name", "pk"))
+    existing = {
+        (e, i): v
+        for e, i, v in Vote.objects.filter(project=project, external__isnull=False, kind=VoteKind.VOTE).values_list(
+            "external_id", "item_id", "value"
+        )
+    }
+    version_id = project.current_rulebook_id
+    batch: list[Vote] = []
+    touched: set[int] = set()
+    for n, row in rows:
+        key = labels.get(row["label"]) or labels.get(row["label"].lower())
+        if not row["item"]:
+            _err(result, "votes.csv", n, "item", "empty item id")
+            continue
+        if not row["annotator"]:
+            _err(result, "votes.csv", n, "annotator", "empty annotator")
+            continue
+        if row["item"] not in items:
+            _err(result, "votes.csv", n, "item", f"no item {row['item']!r} in this project (import items first, or create them)")
+            continue
+        if key is None:
+            _err(result, "votes.csv", n, "label", f"{row['label']!r} is not a label of the rulebook ({listed})")
+            continue
+        pair = (known[row["annotator"]], items[row["item"]])
+        if pair in existing:
+            if existing[pair] == key:
+                result.unchanged += 1
+            else:
+                _err(result, "votes.csv", n, "label",
+                     f"{row['annotator']!r} already answered {existing[pair]!r} on item {row['item']!r}; votes are append-only")  # fmt: skip
+            continue
+        existing[pair] = key
+        touched.add(pair[1])
+        batch.append(
+            Vote(
+                project=project, item_id=pair[1], external_id=pair[0], rulebook_version_id=version_id,
+                kind=VoteKind.VOTE, value=key, client_id=f"import-{pair[0]}-{pair[1]}", created_at=now,
+            )  # fmt: skip
+        )
+        if len(batch) >= BATCH:
+            result.votes_created += len(Vote.objects.bulk_create(batch))
+            batch = []
+    if batch:
+        result.votes_created += len(Vote.objects.bulk_create(batch))
+    _recount(sorted(touched))
+
+
+def _recount(item_ids: list[int]) -> None:
+    """Items' ``votes_count`` from their current votes."""
+    current = (
+        Vote.objects.filter(item=OuterRef("pk"), kind=VoteKind.VOTE, superseded_by__isnull=True)
+        .values("item")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    for start in range(0, len(item_ids), BATCH):
+        Item.objects.filter(pk__in=item_ids[start : start + BATCH]).update(votes_count=Subquery(current[:1]))
+
+
+def project_create_for_votes(
+    *, actor: AbstractBaseUser | None, slug: str, votes: bytes, name: str = ""
+) -> Project:
+    """A single-choice text project whose rulebook's labels are the distinct labels in ``votes``
+    (keys made safe, names as written), published as v1."""
+    rows = _read_csv(votes, file="votes.csv", columns=("item", "annotator", "label"))
+    distinct = sorted({row["label"] for _, row in rows if row["label"]})
+    if len(distinct) < 2:
+        raise ValidationFailed("votes.csv needs at least two distinct labels to make a rulebook.")
+    keys: list[str] = []
+    for label in distinct:
+        key = label.lower() if KEY_RE.match(label.lower()) else (slugify(label)[:50] or "label")
+        while key in keys:
+            key = f"{key[:45]}-{len(keys)}"
+        keys.append(key)
+    with transaction.atomic():
+        project = annotation_services.project_create(
+            actor=actor, name=name or slug, slug=slug, item_kind=ItemKind.TEXT, question_type=QuestionType.SINGLE
+        )
+        rulebook = [
+            {"key": key, "name": label, "definition": f"Imported label {label!r}.", "hotkey": str(n + 1) if n < 9 else ""}
+            for n, (key, label) in enumerate(zip(keys, distinct, strict=True))
+        ]
+        annotation_services.rulebook_draft_save(
+            actor=actor, project=project, guidelines="Labels imported with existing votes.",
+            unclear_instructions="", do_not_label="", labels=rulebook,
+        )  # fmt: skip
+        annotation_services.rulebook_publish(actor=actor, project=project, change_note="Imported with votes.")
+    return Project.objects.select_related("current_rulebook").get(pk=project.pk)
+
