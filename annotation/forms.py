@@ -102,6 +102,15 @@ class ImportForm(forms.Form):
     )
 
 
+class VotesImportForm(forms.Form):
+    votes = forms.FileField(label="votes.csv", help_text="Columns item, annotator, label: one row a vote.")
+    gold = forms.FileField(label="gold.csv (optional)", required=False, help_text="Columns item, label.")
+    create_items = forms.BooleanField(
+        label="Create items the project does not have yet", required=False,
+        help_text="Otherwise rows naming an unknown item are reported.",
+    )  # fmt: skip
+
+
 class ItemFilterForm(forms.Form):
     state = forms.ChoiceField(choices=[("", "any state"), *ItemState.choices], required=False)
     meta_key = forms.CharField(label="metadata field", required=False, max_length=100)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("p/<slug:slug>/rulebook/edit/", views.rulebook_edit, name="rulebook-edit"),
     path("p/<slug:slug>/rulebook/history/", views.rulebook_history, name="rulebook-history"),
     path("p/<slug:slug>/import/", views.import_page, name="import"),
+    path("p/<slug:slug>/import/votes/", views.import_votes_page, name="import-votes"),
     path("p/<slug:slug>/imports/<int:job_id>/", views.import_job, name="import-job"),
     path("p/<slug:slug>/items/", views.item_list, name="items"),
     path("p/<slug:slug>/items/<int:item_id>/", views.item_detail, name="item"),

@@ -17,11 +17,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from consensus.importing import votes_import
+
 from . import imports, selectors, services
 from . import rulebook as rb
 from .exceptions import Conflict, NotFound, ProjectNotFound, RoleRequired, ValidationFailed
 from .forms import (
     ImportForm,
+    VotesImportForm,
     ItemFilterForm,
     LabelFormSet,
     MemberAddForm,
@@ -318,6 +321,7 @@ def rulebook_history(request: HttpRequest, access: selectors.ProjectAccess) -> H
 @require_http_methods(["GET", "POST"])
 def import_page(request: HttpRequest, access: selectors.ProjectAccess) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
+    votes_form = VotesImportForm()
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
@@ -331,8 +335,25 @@ def import_page(request: HttpRequest, access: selectors.ProjectAccess) -> HttpRe
     return render(
         request,
         "annotation/import.html",
-        _ctx(access, form=form, jobs=selectors.import_job_list(project=access.project)[:20]),
+        _ctx(access, form=form, votes_form=votes_form, jobs=selectors.import_job_list(project=access.project)[:20]),
     )
+
+
+@project_page(Role.ADMIN)
+def import_votes_page(request: HttpRequest, access: selectors.ProjectAccess) -> HttpResponse:
+    """Votes cast elsewhere: import them and show what was kept and every bad row."""
+    form = VotesImportForm(request.POST or None, request.FILES or None)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        gold = form.cleaned_data.get("gold")
+        try:
+            result = votes_import(
+                actor=request.user, project=access.project, votes=form.cleaned_data["votes"].read(),
+                gold=gold.read() if gold else None, create_items=form.cleaned_data["create_items"],
+            )  # fmt: skip
+        except ValidationFailed as exc:
+            form.add_error("votes", exc.message)
+    return render(request, "annotation/import_votes.html", _ctx(access, votes_form=form, result=result))
 
 
 @project_page(Role.ADMIN)

@@ -190,11 +190,6 @@ def _import_gold(project, rows, items, labels, listed, result: VotesImport) -> N
 
 
 def _import_votes(project, rows, items, labels, listed, result: VotesImport, now) -> None:  # type: ignore[no-untyped-def]
-    names = sorted({row["annotator"] for _, row in rows if row["annotator"]})
-    known = dict(ExternalAnnotator.objects.filter(project=project).values_list("name", "pk"))
-    new = [n for n in names if n not in known]
-    ExternalAnnotator.objects.bulk_create([ExternalAnnotator(project=project, name=n) for n in new], batch_size=BATCH)
-    result.annotators_created = len(new)
     known = dict(ExternalAnnotator.objects.filter(project=project).values_list("name", "pk"))
     existing = {
         (e, i): v
@@ -202,45 +197,50 @@ def _import_votes(project, rows, items, labels, listed, result: VotesImport, now
             "external_id", "item_id", "value"
         )
     }
-    version_id = project.current_rulebook_id
-    batch: list[Vote] = []
-    touched: set[int] = set()
+    by_name = {name: pk for name, pk in known.items()}
+    seen: dict[tuple[str, int], str] = {}
+    good: list[tuple[str, int, str]] = []
     for n, row in rows:
         key = labels.get(row["label"]) or labels.get(row["label"].lower())
         if not row["item"]:
             _err(result, "votes.csv", n, "item", "empty item id")
-            continue
-        if not row["annotator"]:
+        elif not row["annotator"]:
             _err(result, "votes.csv", n, "annotator", "empty annotator")
-            continue
-        if row["item"] not in items:
+        elif row["item"] not in items:
             _err(result, "votes.csv", n, "item", f"no item {row['item']!r} in this project (import items first, or create them)")
-            continue
-        if key is None:
+        elif key is None:
             _err(result, "votes.csv", n, "label", f"{row['label']!r} is not a label of the rulebook ({listed})")
-            continue
-        pair = (known[row["annotator"]], items[row["item"]])
-        if pair in existing:
-            if existing[pair] == key:
+        else:
+            pair = (row["annotator"], items[row["item"]])
+            earlier = seen.get(pair)
+            if earlier is None and row["annotator"] in by_name:
+                earlier = existing.get((by_name[row["annotator"]], pair[1]))
+            if earlier is None:
+                seen[pair] = key
+                good.append((row["annotator"], pair[1], key))
+            elif earlier == key:
                 result.unchanged += 1
             else:
                 _err(result, "votes.csv", n, "label",
-                     f"{row['annotator']!r} already answered {existing[pair]!r} on item {row['item']!r}; votes are append-only")  # fmt: skip
-            continue
-        existing[pair] = key
-        touched.add(pair[1])
-        batch.append(
-            Vote(
-                project=project, item_id=pair[1], external_id=pair[0], rulebook_version_id=version_id,
-                kind=VoteKind.VOTE, value=key, client_id=f"import-{pair[0]}-{pair[1]}", created_at=now,
-            )  # fmt: skip
+                     f"{row['annotator']!r} already answered {earlier!r} on item {row['item']!r}; votes are append-only")  # fmt: skip
+    new = sorted({name for name, _, _ in good} - set(known))
+    ExternalAnnotator.objects.bulk_create([ExternalAnnotator(project=project, name=n) for n in new], batch_size=BATCH)
+    result.annotators_created = len(new)
+    known = dict(ExternalAnnotator.objects.filter(project=project).values_list("name", "pk"))
+    version_id = project.current_rulebook_id
+    for start in range(0, len(good), BATCH):
+        result.votes_created += len(
+            Vote.objects.bulk_create(
+                [
+                    Vote(
+                        project=project, item_id=item_id, external_id=known[name], rulebook_version_id=version_id,
+                        kind=VoteKind.VOTE, value=key, client_id=f"import-{known[name]}-{item_id}", created_at=now,
+                    )  # fmt: skip
+                    for name, item_id, key in good[start : start + BATCH]
+                ]
+            )
         )
-        if len(batch) >= BATCH:
-            result.votes_created += len(Vote.objects.bulk_create(batch))
-            batch = []
-    if batch:
-        result.votes_created += len(Vote.objects.bulk_create(batch))
-    _recount(sorted(touched))
+    _recount(sorted({item_id for _, item_id, _ in good}))
 
 
 def _recount(item_ids: list[int]) -> None:

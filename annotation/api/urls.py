@@ -1,5 +1,7 @@
 from django.urls import path
 
+from consensus import api as consensus_api
+
 from . import labeling, views
 
 urlpatterns = [
@@ -22,5 +24,8 @@ urlpatterns = [
     path("projects/<slug:slug>/votes/undo/", labeling.VoteUndoApi.as_view(), name="api-vote-undo"),
     path("projects/<slug:slug>/leases/heartbeat/", labeling.LeaseHeartbeatApi.as_view(), name="api-heartbeat"),
     path("projects/<slug:slug>/leases/release/", labeling.LeaseReleaseApi.as_view(), name="api-release"),
+    path("projects/<slug:slug>/votes/import/", consensus_api.VotesImportApi.as_view(), name="api-votes-import"),
+    path("projects/<slug:slug>/consensus/", consensus_api.ConsensusRunApi.as_view(), name="api-consensus"),
+    path("projects/<slug:slug>/export/", consensus_api.ExportApi.as_view(), name="api-export"),
     path("projects/<slug:slug>/progress/me/", labeling.MyProgressApi.as_view(), name="api-my-progress"),
 ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -30,7 +29,7 @@ class Command(BaseCommand):
         if project is None:
             raise CommandError(f"No project with slug {slug!r}.")
         records = ground_truth_export(project=project, all_items=all_items)
-        out = open(output, "w", newline="", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
+        out = open(output, "w", newline="", encoding="utf-8") if output else self.stdout  # noqa: SIM115
         try:
             n = write(records, out, format)
         finally:

@@ -73,6 +73,10 @@ API = [
     ("post", "/api/projects/{slug}/leases/heartbeat/", {"items": ["{item_id}"]}, "annotator", 200),
     ("post", "/api/projects/{slug}/leases/release/", {"item": "{item_id}"}, "annotator", 409),
     ("get", "/api/projects/{slug}/progress/me/", None, "annotator", 200),
+    # The consensus engine.
+    ("post", "/api/projects/{slug}/votes/import/", "votes_upload", "admin", 200),
+    ("post", "/api/projects/{slug}/consensus/", {}, "admin", 200),
+    ("get", "/api/projects/{slug}/export/", None, "reviewer", 200),
 ]
 
 
@@ -91,6 +95,9 @@ def test_api_permission_matrix(world, role, method, path, body, needed, ok):
             k: fill(v, world) if isinstance(v, str) else [fill(x, world) if isinstance(x, str) else x for x in v] if isinstance(v, list) else v
             for k, v in body.items()
         }
+    if body == "votes_upload":
+        body, kwargs = {"votes": io.BytesIO(b"item,annotator,label\nnope,w1,cat\n")}, {"format": "multipart"}
+        body["votes"].name = "votes.csv"
     if body == "upload":
         body, kwargs = {"file": io.BytesIO(image_bytes("PNG")) }, {"format": "multipart"}
         body["file"].name = "one.png"
@@ -133,6 +140,7 @@ PAGES = [
     ("/p/{slug}/rulebook/edit/", "admin"),
     ("/p/{slug}/import/", "admin"),
     ("/p/{slug}/imports/{job_id}/", "admin"),
+    ("/p/{slug}/import/votes/", "admin"),
     ("/p/{slug}/audit/", "admin"),
 ]
 
