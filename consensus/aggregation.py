@@ -226,7 +226,8 @@ def dawid_skene(
         confusion = _m_step(answers, posterior, k, votes.n_annotators, strength, diagonal, cap)
         new = _e_step(answers, confusion, class_prior, gold_rows, no_votes)
         # max |new − old|, computed in the old array's memory (it is not needed any more)
-        moved = float(np.abs(np.subtract(new, posterior, out=posterior), out=posterior).max()) if len(new) else 0.0
+        change = np.abs(np.subtract(new, posterior, out=posterior), out=posterior)
+        moved = float(change.max()) if len(new) else 0.0
         posterior = new
         if moved < tol:
             converged = True
@@ -256,7 +257,8 @@ def _e_step(answers, confusion, class_prior, gold_rows, no_votes):
     n_annotators, k, _ = confusion.shape
     log_conf = np.log(np.clip(confusion, 1e-12, None)).transpose(0, 2, 1).reshape(n_annotators * k, k)
     log_post = np.asarray(answers @ log_conf)  # a new array: updated in place from here on
-    log_post += np.log(class_prior)[None, :]
+    for j, log_prior in enumerate(np.log(class_prior)):  # faster than broadcasting a short row
+        log_post[:, j] += log_prior
     if k:
         log_post -= _row_max(log_post)[:, None]
         posterior = np.exp(log_post, out=log_post)

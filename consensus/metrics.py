@@ -39,11 +39,22 @@ class MultiVotes:
     n_annotators: int
 
 
+def _count_pairs(rows: np.ndarray, columns: np.ndarray, n_rows: int, n_columns: int) -> np.ndarray:
+    """How often each (row, column) pair occurs, as a rows × columns int64 array."""
+    rows = np.asarray(rows, dtype=np.int64)
+    columns = np.asarray(columns, dtype=np.int64)
+    if len(rows) and (
+        rows.min() < 0 or rows.max() >= n_rows or columns.min() < 0 or columns.max() >= n_columns
+    ):
+        raise IndexError("vote index out of range")
+    # One bincount over flat indices: several times faster than np.add.at on a million votes.
+    counts = np.bincount(rows * n_columns + columns, minlength=n_rows * n_columns)
+    return counts.astype(np.int64, copy=False).reshape(n_rows, n_columns)
+
+
 def value_counts(votes: Votes) -> np.ndarray:
     """How many votes each item got for each label (items × labels)."""
-    counts = np.zeros((votes.n_items, votes.n_labels), dtype=np.int64)
-    np.add.at(counts, (votes.item, votes.label), 1)
-    return counts
+    return _count_pairs(votes.item, votes.label, votes.n_items, votes.n_labels)
 
 
 def _alpha_from_counts(counts: np.ndarray) -> float:
@@ -62,9 +73,7 @@ def alpha_per_label(votes: MultiVotes) -> np.ndarray:
     """Multiple choice: alpha of the yes/no decision for each label (nominal, binary)."""
     out = np.full(votes.chosen.shape[1], np.nan)
     for k in range(votes.chosen.shape[1]):
-        counts = np.zeros((votes.n_items, 2), dtype=np.int64)
-        np.add.at(counts, (votes.item, votes.chosen[:, k].astype(np.int64)), 1)
-        out[k] = _alpha_from_counts(counts)
+        out[k] = _alpha_from_counts(_count_pairs(votes.item, votes.chosen[:, k], votes.n_items, 2))
     return out
 
 
@@ -101,7 +110,9 @@ def pairwise_agreement(votes: Votes) -> tuple[np.ndarray, np.ndarray]:
     on which they gave the same label (NaN when they share none), and how many they share."""
     n = len(votes.item)
     ones = np.ones(n)
-    by_item = sparse.csr_matrix((ones, (votes.annotator, votes.item)), shape=(votes.n_annotators, votes.n_items))
+    by_item = sparse.csr_matrix(
+        (ones, (votes.annotator, votes.item)), shape=(votes.n_annotators, votes.n_items)
+    )
     by_answer = sparse.csr_matrix(
         (ones, (votes.annotator, votes.item * votes.n_labels + votes.label)),
         shape=(votes.n_annotators, votes.n_items * votes.n_labels),
