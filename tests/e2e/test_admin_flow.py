@@ -87,7 +87,7 @@ def test_admin_creates_project_publishes_two_versions_and_imports(page, shot, tm
     archive.write_bytes(zip_bytes({f"photos/{i}.jpg": image_bytes("JPEG", (120, 90), (20 * i, 100, 50)) for i in range(6)}))
     page.get_by_role("link", name="Import").click()
     page.get_by_label("File").set_input_files(str(archive))
-    page.get_by_role("button", name="Import").click()
+    page.get_by_role("button", name="Import", exact=True).click()
     page.wait_for_url("**/imports/*/")
     assert page.locator("[data-field=created]").inner_text() == "6"
     assert page.locator("[data-field=failed]").inner_text() == "0"
@@ -101,7 +101,7 @@ def test_admin_creates_project_publishes_two_versions_and_imports(page, shot, tm
     jsonl.write_text("\n".join(rows) + "\n")
     page.get_by_role("link", name="Import more").click()
     page.get_by_label("File").set_input_files(str(jsonl))
-    page.get_by_role("button", name="Import").click()
+    page.get_by_role("button", name="Import", exact=True).click()
     page.wait_for_url("**/imports/*/")
     errors = page.locator("#import-errors tbody tr")
     assert errors.count() == 3
