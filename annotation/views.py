@@ -24,7 +24,6 @@ from . import rulebook as rb
 from .exceptions import Conflict, NotFound, ProjectNotFound, RoleRequired, ValidationFailed
 from .forms import (
     ImportForm,
-    VotesImportForm,
     ItemFilterForm,
     LabelFormSet,
     MemberAddForm,
@@ -32,6 +31,7 @@ from .forms import (
     ProjectCreateForm,
     ProjectSettingsForm,
     RulebookForm,
+    VotesImportForm,
 )
 from .models import ItemKind, Role
 

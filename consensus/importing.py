@@ -27,7 +27,16 @@ from django.utils.text import slugify
 
 from annotation import services as annotation_services
 from annotation.exceptions import ValidationFailed
-from annotation.models import ExternalAnnotator, Item, ItemKind, ItemState, Project, QuestionType, Vote, VoteKind
+from annotation.models import (
+    ExternalAnnotator,
+    Item,
+    ItemKind,
+    ItemState,
+    Project,
+    QuestionType,
+    Vote,
+    VoteKind,
+)
 from annotation.rulebook import KEY_RE
 from annotation.services import audit_record
 from consensus.services import Summary, consensus_reestimate

@@ -107,14 +107,14 @@ def test_gold_items_stay_honeypots_and_are_clamped(ready):
 def test_vote_import_keeps_good_rows_and_names_each_bad_one(ready):
     Item.objects.create(project=ready.project, kind="text", text="a", content_hash="ha", external_id="a")
     data = (
-        "item,annotator,label\n"
-        "a,w1,cat\n"  # good
-        "zz,w1,cat\n"  # unknown item
-        "a,w2,wolf\n"  # unknown label
-        "a,,cat\n"  # no annotator
-        "a,w1,dog\n"  # a second, different answer
-        "a,w3,Dog\n"  # label by name, any case: good
-    ).encode()
+        b"item,annotator,label\n"
+        b"a,w1,cat\n"  # good
+        b"zz,w1,cat\n"  # unknown item
+        b"a,w2,wolf\n"  # unknown label
+        b"a,,cat\n"  # no annotator
+        b"a,w1,dog\n"  # a second, different answer
+        b"a,w3,Dog\n"  # label by name, any case: good
+    )
     result = votes_import(actor=ready.admin, project=ready.project, votes=data)
     assert result.votes_created == 2
     assert [(e["row"], e["field"]) for e in result.errors] == [(3, "item"), (4, "label"), (5, "annotator"), (6, "label")]
