@@ -206,7 +206,6 @@ def _import_votes(project, rows, items, labels, listed, result: VotesImport, now
             "external_id", "item_id", "value"
         )
     }
-    by_name = {name: pk for name, pk in known.items()}
     seen: dict[tuple[str, int], str] = {}
     good: list[tuple[str, int, str]] = []
     for n, row in rows:
@@ -222,8 +221,8 @@ def _import_votes(project, rows, items, labels, listed, result: VotesImport, now
         else:
             pair = (row["annotator"], items[row["item"]])
             earlier = seen.get(pair)
-            if earlier is None and row["annotator"] in by_name:
-                earlier = existing.get((by_name[row["annotator"]], pair[1]))
+            if earlier is None and row["annotator"] in known:
+                earlier = existing.get((known[row["annotator"]], pair[1]))
             if earlier is None:
                 seen[pair] = key
                 good.append((row["annotator"], pair[1], key))

@@ -71,7 +71,12 @@ def still_supported(*, label_posterior: float, best_is_label: bool, votes: int, 
     """Ground truth stays while its label is still the best one, holds at least half the
     posterior, and the item keeps ``min_votes`` votes. Otherwise support has collapsed and the
     item goes to review — it never flips to another label silently."""
-    return best_is_label and label_posterior >= 0.5 and votes >= t.min_votes
+    return bool(
+        supported_many(
+            label_posterior=np.array([label_posterior]), best_is_label=np.array([best_is_label]),
+            votes=np.array([votes]), t=t,
+        )[0]
+    )  # fmt: skip
 
 
 def supported_many(
