@@ -1,5 +1,7 @@
 from django.urls import path
 
+import consensus.views as consensus_views
+
 from . import views
 
 urlpatterns = [
@@ -20,5 +22,11 @@ urlpatterns = [
     path("p/<slug:slug>/items/<int:item_id>/image", views.item_file, {"which": "image"}, name="item-image"),
     path("p/<slug:slug>/items/<int:item_id>/thumbnail", views.item_file, {"which": "thumbnail"}, name="item-thumbnail"),
     path("p/<slug:slug>/audit/", views.audit_log, name="audit"),
+    path("p/<slug:slug>/agreement/", consensus_views.agreement_page, name="agreement"),
+    path(
+        "p/<slug:slug>/agreement/reestimate/",
+        consensus_views.agreement_reestimate,
+        name="agreement-reestimate",
+    ),
     path("p/<slug:slug>/label/", views.label_page, name="label"),
 ]
