@@ -135,6 +135,7 @@ PAGES = [
     ("/p/{slug}/items/{item_id}/thumbnail", "annotator"),
     ("/p/{slug}/items/", "reviewer"),
     ("/p/{slug}/items/{item_id}/", "reviewer"),
+    ("/p/{slug}/agreement/", "reviewer"),
     ("/p/{slug}/settings/", "admin"),
     ("/p/{slug}/members/", "admin"),
     ("/p/{slug}/rulebook/edit/", "admin"),
