@@ -44,9 +44,17 @@ class ProjectVotes:
         return {v: n for n, v in enumerate(self.voters)}
 
 
-def _decode(value: Any) -> Any:
-    # SQLite hands JSON back as text; PostgreSQL's driver decodes jsonb already.
-    return json.loads(value) if isinstance(value, str) and connection.vendor == "sqlite" else value
+def value_sql(column: str) -> str:
+    """SQL for a JSON value column as text: a label key as is, a list as its JSON text. One
+    expression per database, so a million votes are not decoded one by one in Python."""
+    return f"({column} #>> '{{}}')" if connection.vendor == "postgresql" else f"json_extract({column}, '$')"
+
+
+def key_of(raw: str | None) -> str | None:
+    """The nominal category of a value read with ``value_sql`` (None for a claim)."""
+    if raw is None:
+        return None
+    return answer_key(json.loads(raw)) if raw.startswith("[") else raw
 
 
 def project_votes(*, project_id: int, labels: list[str]) -> ProjectVotes:
@@ -55,56 +63,132 @@ def project_votes(*, project_id: int, labels: list[str]) -> ProjectVotes:
     vote_t, item_t = Vote._meta.db_table, Item._meta.db_table
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT id, state, gold, extra_votes FROM {item_t} WHERE project_id = %s AND state <> %s ORDER BY id",
+            f"SELECT id, state, {value_sql('gold')}, extra_votes FROM {item_t} "
+            f"WHERE project_id = %s AND state <> %s ORDER BY id",
             [project_id, ItemState.EXCLUDED],
         )
         items = cur.fetchall()
         cur.execute(
-            f"SELECT v.id, v.item_id, v.annotator_id, v.external_id, v.value FROM {vote_t} v "
-            f"WHERE v.project_id = %s AND v.kind = %s "
+            f"SELECT v.id, v.item_id, COALESCE(v.annotator_id, -v.external_id), {value_sql('v.value')} "
+            f"FROM {vote_t} v WHERE v.project_id = %s AND v.kind = %s "
             f"AND NOT EXISTS (SELECT 1 FROM {vote_t} w WHERE w.supersedes_id = v.id)",
             [project_id, VoteKind.VOTE],
         )
         rows = cur.fetchall()
     label_index = {key: n for n, key in enumerate(labels)}
     keys = list(labels)
+    by_raw: dict[str | None, int] = {None: -1}
 
-    def index_of(value: Any) -> int:
-        key = answer_key(_decode(value))
-        found = label_index.get(key)
+    def index_of(raw: str | None) -> int:
+        found = by_raw.get(raw)
         if found is None:
-            found = label_index[key] = len(keys)
-            keys.append(key)
+            key = key_of(raw)
+            found = label_index.get(key)
+            if found is None:
+                found = label_index[key] = len(keys)
+                keys.append(key)
+            by_raw[raw] = found
         return found
 
-    item_ids = np.fromiter((r[0] for r in items), dtype=np.int64, count=len(items))
-    n = len(rows)
+    n_items, n = len(items), len(rows)
+    item_ids = np.fromiter((r[0] for r in items), dtype=np.int64, count=n_items)
     vote_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
     vote_items = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)
-    voter_codes = np.fromiter(
-        (r[2] if r[2] is not None else -r[3] for r in rows), dtype=np.int64, count=n
-    )
-    claim = np.fromiter((r[4] is None for r in rows), dtype=bool, count=n)
-    label_idx = np.fromiter((-1 if r[4] is None else index_of(r[4]) for r in rows), dtype=np.int64, count=n)
+    voter_codes = np.fromiter((r[2] for r in rows), dtype=np.int64, count=n)
+    label_idx = np.fromiter((index_of(r[3]) for r in rows), dtype=np.int64, count=n)
+    claim = label_idx < 0
     # votes on excluded items drop out; claims carry no label and are counted apart
     pos = np.searchsorted(item_ids, vote_items)
-    pos_c = np.minimum(pos, max(len(item_ids) - 1, 0))
-    on_item = (pos < len(item_ids)) & (item_ids[pos_c] == vote_items) if len(item_ids) else np.zeros(n, bool)
-    claims = np.bincount(pos[on_item & claim], minlength=len(items))
+    pos_c = np.minimum(pos, max(n_items - 1, 0))
+    on_item = (pos < n_items) & (item_ids[pos_c] == vote_items) if n_items else np.zeros(n, bool)
+    claims = np.bincount(pos[on_item & claim], minlength=n_items)
     keep = on_item & ~claim
     codes, voter_idx = np.unique(voter_codes[keep], return_inverse=True)
-    gold = np.full(len(items), NO_GOLD, dtype=np.int64)
-    for n_item, (_, _, value, _) in enumerate(items):
-        if value is not None:
-            gold[n_item] = index_of(value)
+    gold = np.fromiter((index_of(r[2]) if r[2] is not None else NO_GOLD for r in items), dtype=np.int64, count=n_items)
     votes = Votes(
         item=pos[keep], annotator=voter_idx.astype(np.int64), label=label_idx[keep],
-        n_items=len(items), n_annotators=len(codes), n_labels=len(keys),
+        n_items=n_items, n_annotators=len(codes), n_labels=len(keys),
     )  # fmt: skip
     voters = [(int(c), None) if c > 0 else (None, int(-c)) for c in codes]
-    extra = np.fromiter((r[3] for r in items), dtype=np.int64, count=len(items))
+    extra = np.fromiter((r[3] for r in items), dtype=np.int64, count=n_items)
     states = [r[1] for r in items]
     return ProjectVotes(votes, vote_ids[keep], item_ids, states, extra, claims, gold, voters, keys)
+
+
+def item_votes(*, item_id: int) -> list[tuple[int, int | None, int | None, str | None]]:
+    """(vote id, user id, external id, answer key or None for a claim) of one item's current votes."""
+    t = Vote._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT v.id, v.annotator_id, v.external_id, {value_sql('v.value')} FROM {t} v WHERE v.item_id = %s "
+            f"AND v.kind = %s AND NOT EXISTS (SELECT 1 FROM {t} w WHERE w.supersedes_id = v.id) ORDER BY v.id",
+            [item_id, VoteKind.VOTE],
+        )
+        return [(r[0], r[1], r[2], key_of(r[3])) for r in cur.fetchall()]
+
+
+def insert_rows(model: type, fields: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Insert many rows of ``model`` fast: COPY on PostgreSQL, one prepared statement with
+    ``executemany`` on SQLite. JSON fields must already be JSON text; foreign keys are ids."""
+    if not rows:
+        return
+    meta = model._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in fields)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(
+                f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})", rows
+            )
+
+
+def items_move(
+    *, item_ids: list[int], to_state: str, from_states: tuple[str, ...], extra: list[int] | None = None
+) -> list[int]:
+    """Move items still in one of ``from_states`` to ``to_state`` (setting ``extra_votes`` per
+    item when given) and return the ids that moved. One statement on PostgreSQL; chunks on SQLite.
+    The row locks it takes are what keeps a concurrent vote from deciding the same item."""
+    if not item_ids:
+        return []
+    table = Item._meta.db_table
+    moved: list[int] = []
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            if extra is None:
+                cur.execute(
+                    f"UPDATE {table} SET state = %s WHERE id = ANY(%s) AND state = ANY(%s) RETURNING id",
+                    [to_state, item_ids, list(from_states)],
+                )
+            else:
+                cur.execute(
+                    f"UPDATE {table} i SET state = %s, extra_votes = v.extra FROM "
+                    f"(SELECT unnest(%s::bigint[]) AS id, unnest(%s::int[]) AS extra) v "
+                    f"WHERE i.id = v.id AND i.state = ANY(%s) RETURNING i.id",
+                    [to_state, item_ids, extra, list(from_states)],
+                )
+            return [r[0] for r in cur.fetchall()]
+        marks = ", ".join(["%s"] * len(from_states))
+        for start in range(0, len(item_ids), 5000):
+            ids = item_ids[start : start + 5000]
+            if extra is None:
+                cur.execute(
+                    f"UPDATE {table} SET state = %s WHERE id IN ({', '.join(['%s'] * len(ids))}) "
+                    f"AND state IN ({marks}) RETURNING id",
+                    [to_state, *ids, *from_states],
+                )
+                moved += [r[0] for r in cur.fetchall()]
+            else:
+                for item_id, n in zip(ids, extra[start : start + 5000], strict=True):
+                    cur.execute(
+                        f"UPDATE {table} SET state = %s, extra_votes = %s WHERE id = %s AND state IN ({marks}) RETURNING id",
+                        [to_state, n, item_id, *from_states],
+                    )
+                    moved += [r[0] for r in cur.fetchall()]
+    return moved
 
 
 def voter_names(*, voters: list[tuple[int | None, int | None]]) -> list[str]:

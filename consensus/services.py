@@ -24,11 +24,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotation.events import broadcast_on_commit, project_group
-from annotation.models import Item, ItemState, Project, Vote, VoteKind
+from annotation.models import Item, ItemState, Project, Vote
 from annotation.queue import votes_needed
 from annotation.services import audit_record
 from consensus import aggregation, policy
-from consensus.adapters import ProjectVotes, _decode, answer_key, project_votes
+from consensus.adapters import ProjectVotes, insert_rows, item_votes, items_move, project_votes
 from consensus.metrics import _alpha_from_counts, value_counts
 from consensus.models import Estimate, GroundTruth, GroundTruthSource, ReestimateRequest, Reliability
 
@@ -64,17 +64,6 @@ def _latest_estimate(project_id: int) -> Estimate | None:
     return Estimate.objects.filter(project_id=project_id).order_by("-id").first()
 
 
-def _item_votes(item_id: int) -> list[tuple[int, int | None, int | None, Any]]:
-    t = Vote._meta.db_table
-    with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT v.id, v.annotator_id, v.external_id, v.value FROM {t} v WHERE v.item_id = %s "
-            f"AND v.kind = %s AND NOT EXISTS (SELECT 1 FROM {t} w WHERE w.supersedes_id = v.id) ORDER BY v.id",
-            [item_id, VoteKind.VOTE],
-        )
-        return [(r[0], r[1], r[2], _decode(r[3])) for r in cur.fetchall()]
-
-
 def item_posterior(
     *, project: Project, votes: list[tuple[int, int | None, int | None, Any]], estimate: Estimate | None
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -83,8 +72,7 @@ def item_posterior(
     if estimate is not None and estimate.labels[: len(labels)] == labels:
         labels = list(estimate.labels)
     index = {key: n for n, key in enumerate(labels)}
-    for _, _, _, value in votes:
-        key = answer_key(value)
+    for _, _, _, key in votes:
         if key not in index:
             index[key] = len(labels)
             labels.append(key)
@@ -102,7 +90,7 @@ def item_posterior(
         ).values_list("annotator_id", "external_id", "confusion")
         confusions = {(u, e): np.asarray(c) for u, e, c in rows}
     stack = np.stack([confusions.get((u, e), fallback) for _, u, e, _ in votes]) if votes else np.zeros((0, k, k))
-    given = np.array([index[answer_key(v)] for _, _, _, v in votes], dtype=np.int64)
+    given = np.array([index[key] for _, _, _, key in votes], dtype=np.int64)
     posterior = aggregation.item_posterior(np.arange(len(votes)), given, stack, prior)
     shares = np.bincount(given, minlength=k) / max(len(votes), 1)
     return labels, posterior, shares
@@ -117,7 +105,7 @@ def item_decide(*, project: Project, item_id: int, vote_id: int | None = None) -
         _maybe_request_reestimate(project, vote_id, estimate)
     if item.gold is not None or item.state in (ItemState.EXCLUDED, ItemState.REVIEW):
         return ItemOutcome(item.state, policy.Decision.WAIT)  # gold stays a honeypot; review is a person's call
-    all_votes = _item_votes(item_id)
+    all_votes = item_votes(item_id=item_id)
     votes = [v for v in all_votes if v[3] is not None]
     claims = len(all_votes) - len(votes)
     t = policy.Thresholds.of(project)
@@ -368,99 +356,88 @@ def _rounded(m: np.ndarray) -> list[list[float]]:
     return [[round(float(x), 6) for x in row] for row in m]
 
 
-def _chunks(ids: np.ndarray, size: int = 5000):  # type: ignore[no-untyped-def]
-    for start in range(0, len(ids), size):
-        yield [int(x) for x in ids[start : start + size]]
-
-
-def _locked_unchanged(pv: ProjectVotes, idx: np.ndarray, states: tuple[str, ...]) -> dict[int, int]:
-    """Lock the items at ``idx`` and keep those still in one of ``states``: a vote may have
-    decided an item since the snapshot was read. Returns {item pk: item index}."""
-    keep: dict[int, int] = {}
-    by_pk = {int(pv.item_ids[i]): int(i) for i in idx}
-    for chunk in _chunks(pv.item_ids[idx]):
-        rows = Item.objects.select_for_update().filter(pk__in=chunk, state__in=states).values_list("pk", flat=True)
-        keep.update({pk: by_pk[pk] for pk in rows})
-    return keep
+_GT_FIELDS = (
+    "project", "item", "label", "source", "method", "params", "posterior", "distribution", "agreement", "votes",
+    "rulebook_version", "reason", "withdrawn_reason", "decided_at",
+)  # fmt: skip
 
 
 def _promote(project: Project, c: Computed, estimate: Estimate, idx: np.ndarray, best: np.ndarray, now: dt.datetime) -> int:
+    """Items at ``idx`` become ground truth: moved first (only those still open), then one
+    ground-truth row each, written in bulk."""
     if len(idx) == 0:
         return 0
     pv, result = c.pv, c.result
-    keep = _locked_unchanged(pv, idx, OPEN_STATES)
-    if not keep:
+    moved = items_move(item_ids=pv.item_ids[idx].tolist(), to_state=ItemState.GROUND_TRUTH, from_states=OPEN_STATES)
+    if not moved:
         return 0
+    rows_of = np.searchsorted(pv.item_ids, np.array(sorted(moved), dtype=np.int64))
     order = np.argsort(pv.votes.item, kind="stable")
     starts = np.searchsorted(pv.votes.item[order], np.arange(len(pv.item_ids) + 1))
-    params = {**result.params, "estimate": estimate.pk}
+    params = json.dumps({**result.params, "estimate": estimate.pk})
+    label_json = [json.dumps(key) for key in pv.labels]
+    names = [json.dumps(key) + ": " for key in pv.labels]
+    posterior = np.round(result.posterior, 6)
+    stamp = connection.ops.adapt_datetimefield_value(now)
     rows = []
-    for pk, i in keep.items():
+    for i in rows_of.tolist():
         b = int(best[i])
+        dist = "{" + ", ".join(n + repr(float(p)) for n, p in zip(names, posterior[i], strict=False)) + "}"
+        vote_ids = "[" + ", ".join(map(str, pv.vote_ids[order[starts[i] : starts[i + 1]]].tolist())) + "]"
         rows.append(
-            GroundTruth(
-                project=project, item_id=pk, label=pv.labels[b], source=GroundTruthSource.CONSENSUS,
-                method=c.method, params=params, posterior=float(result.posterior[i, b]),
-                distribution=_distribution(pv.labels, result.posterior[i]), agreement=float(c.agreement[i]),
-                votes=[int(x) for x in pv.vote_ids[order[starts[i] : starts[i + 1]]]],
-                rulebook_version_id=project.current_rulebook_id, decided_at=now,
+            (
+                project.pk, int(pv.item_ids[i]), label_json[b], GroundTruthSource.CONSENSUS, c.method, params,
+                float(result.posterior[i, b]), dist, float(c.agreement[i]), vote_ids, project.current_rulebook_id,
+                "", "", stamp,
             )  # fmt: skip
         )
-    GroundTruth.objects.bulk_create(rows, batch_size=2000)
-    for chunk in _chunks(np.fromiter(keep, dtype=np.int64)):
-        Item.objects.filter(pk__in=chunk).update(state=ItemState.GROUND_TRUTH)
-    return len(keep)
+    insert_rows(GroundTruth, _GT_FIELDS, rows)
+    return len(moved)
 
 
 def _ask_more(pv: ProjectVotes, idx: np.ndarray, total_votes: np.ndarray, min_votes: int) -> int:
-    if len(idx) == 0:
-        return 0
-    keep = _locked_unchanged(pv, idx, OPEN_STATES)
-    extra_of: dict[int, list[int]] = {}
-    for pk, i in keep.items():
-        extra_of.setdefault(int(total_votes[i]) - min_votes + 1, []).append(pk)
-    for extra, pks in extra_of.items():
-        for chunk in _chunks(np.array(pks)):
-            Item.objects.filter(pk__in=chunk).update(extra_votes=extra, state=ItemState.QUEUED)
-    return len(keep)
+    extra = (total_votes[idx] - min_votes + 1).tolist()
+    return len(items_move(item_ids=pv.item_ids[idx].tolist(), to_state=ItemState.QUEUED, from_states=OPEN_STATES, extra=extra))
 
 
 def _to_review(pv: ProjectVotes, idx: np.ndarray) -> int:
-    if len(idx) == 0:
-        return 0
-    keep = _locked_unchanged(pv, idx, OPEN_STATES)
-    for chunk in _chunks(np.fromiter(keep, dtype=np.int64)):
-        Item.objects.filter(pk__in=chunk).update(state=ItemState.REVIEW)
-    return len(keep)
+    return len(items_move(item_ids=pv.item_ids[idx].tolist(), to_state=ItemState.REVIEW, from_states=OPEN_STATES))
 
 
 def _check_promoted(project: Project, c: Computed, states: np.ndarray, best: np.ndarray, now: dt.datetime) -> int:
+    """Promoted items whose label no longer holds go to review (see ``policy.still_supported``)."""
     pv, result = c.pv, c.result
-    promoted = np.flatnonzero(states == ItemState.GROUND_TRUTH)
-    if len(promoted) == 0:
+    if not (states == ItemState.GROUND_TRUTH).any():
         return 0
+    current = list(
+        GroundTruth.objects.filter(project=project, withdrawn_at__isnull=True, source=GroundTruthSource.CONSENSUS)
+        .values_list("item_id", "label")
+        .iterator(chunk_size=20000)
+    )
     index = {key: n for n, key in enumerate(pv.labels)}
-    by_pk = {int(pv.item_ids[i]): int(i) for i in promoted}
-    current = GroundTruth.objects.filter(
-        project=project, withdrawn_at__isnull=True, source=GroundTruthSource.CONSENSUS
-    ).only("id", "item_id", "label", "posterior")
-    t = policy.Thresholds.of(project)
-    collapsed = []
-    for gt in current.iterator(chunk_size=5000):
-        i = by_pk.get(gt.item_id)
-        at = index.get(gt.label if isinstance(gt.label, str) else json.dumps(gt.label))
-        if i is None or at is None:
-            continue
-        if not policy.still_supported(
-            label_posterior=float(result.posterior[i, at]), best_is_label=bool(best[i] == at),
-            votes=int(c.n_votes[i]), t=t,
-        ):  # fmt: skip
-            collapsed.append((gt.item_id, gt, pv.labels[best[i]], float(result.posterior[i].max())))
-    if collapsed:
-        locked = set(
-            Item.objects.select_for_update()
-            .filter(pk__in=[r[0] for r in collapsed], state=ItemState.GROUND_TRUTH)
-            .values_list("pk", flat=True)
-        )
-        _collapse(project, [r for r in collapsed if r[0] in locked], now)
+    item_ids = np.fromiter((r[0] for r in current), dtype=np.int64, count=len(current))
+    at = np.fromiter((index.get(r[1], -1) if isinstance(r[1], str) else -1 for r in current), dtype=np.int64, count=len(current))
+    rows = np.searchsorted(pv.item_ids, item_ids)
+    rows_c = np.minimum(rows, max(len(pv.item_ids) - 1, 0))
+    known = (rows < len(pv.item_ids)) & (pv.item_ids[rows_c] == item_ids) & (at >= 0)
+    rows, at, item_ids = rows_c[known], at[known], item_ids[known]
+    supported = policy.supported_many(
+        label_posterior=result.posterior[rows, at], best_is_label=best[rows] == at, votes=c.n_votes[rows],
+        t=policy.Thresholds.of(project),
+    )  # fmt: skip
+    falling = ~supported & (states[rows] == ItemState.GROUND_TRUTH)
+    if not falling.any():
+        return 0
+    gts = {gt.item_id: gt for gt in GroundTruth.objects.filter(item_id__in=item_ids[falling].tolist(), withdrawn_at__isnull=True)}
+    locked = set(
+        Item.objects.select_for_update()
+        .filter(pk__in=item_ids[falling].tolist(), state=ItemState.GROUND_TRUTH)
+        .values_list("pk", flat=True)
+    )
+    collapsed = [
+        (int(pk), gts[int(pk)], pv.labels[best[r]], float(result.posterior[r].max()))
+        for pk, r in zip(item_ids[falling].tolist(), rows[falling].tolist(), strict=True)
+        if pk in locked and pk in gts
+    ]
+    _collapse(project, collapsed, now)
     return len(collapsed)
