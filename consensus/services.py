@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotation.events import broadcast_on_commit, project_group
-from annotation.models import Item, ItemState, Project, Vote
+from annotation.models import Item, ItemState, Project, Vote, VoteKind
 from annotation.queue import votes_needed
 from annotation.services import audit_record
 from consensus import aggregation, policy
@@ -202,8 +202,14 @@ def _collapse(project: Project, rows: list[tuple[int, GroundTruth, str | None, f
 
 
 def _maybe_request_reestimate(project: Project, vote_id: int, estimate: Estimate | None) -> None:
+    """Enqueue a re-estimation once ``QUORUM_REESTIMATE_EVERY`` votes have come in since the last
+    one. Counted by vote ids, which all projects share: a busy neighbour makes it come sooner,
+    never later. Before the first estimate the project's (few) votes are counted."""
     every = settings.QUORUM_REESTIMATE_EVERY
-    if vote_id - (estimate.last_vote_id if estimate else 0) < every:
+    if estimate is None:
+        if Vote.objects.filter(project=project, kind=VoteKind.VOTE).count() < every:
+            return
+    elif vote_id - estimate.last_vote_id < every:
         return
     ReestimateRequest.objects.get_or_create(project=project)
     claimed = ReestimateRequest.objects.filter(project=project, pending=False).update(
