@@ -111,7 +111,7 @@ def _row_sum(m: np.ndarray) -> np.ndarray:
     return total
 
 
-def _best(posterior: np.ndarray, *, atol: float = 1e-9) -> np.ndarray:
+def best_labels(posterior: np.ndarray, *, atol: float = 1e-9) -> np.ndarray:
     """Per row, the index of the highest value, or TIE when another is within ``atol`` of it."""
     best = np.full(len(posterior), TIE)
     if posterior.shape[1] == 0:
@@ -163,13 +163,16 @@ def _normalise_rows(m: np.ndarray) -> np.ndarray:
     return np.divide(m, total, out=np.full_like(m, 1.0 / m.shape[-1]), where=total > 0)
 
 
-def majority_vote(votes: Votes) -> Result:
-    """Vote shares as the posterior; ties reported as ties."""
+def majority_vote(votes: Votes, *, gold: np.ndarray | None = None) -> Result:
+    """Vote shares as the posterior; ties reported as ties. Gold items are clamped to their label."""
     counts = value_counts(votes)
     total = _row_sum(counts)
-    posterior = _shares(counts, total)
-    best = _best(posterior)
+    gold_rows = _gold_rows(gold)
+    posterior = _clamp(_shares(counts, total), gold_rows)
+    best = best_labels(posterior)
     best[total == 0] = TIE
+    if gold_rows is not None:
+        best[gold_rows[0]] = gold_rows[1]
     confusion = _normalise_rows(_empirical_confusion(_answer_matrix(votes), posterior, votes.n_annotators))
     prior = posterior.mean(0) if len(posterior) else np.full(votes.n_labels, 1.0 / votes.n_labels)
     return Result("majority", posterior, best, confusion, prior)
@@ -216,7 +219,7 @@ def dawid_skene(
     params = {"strength": strength, "diagonal": diagonal, "cap": cap, "tol": tol, "max_iter": max_iter}
     if confusion is not None and class_prior is not None:
         posterior = _e_step(answers, confusion, class_prior, gold_rows, no_votes)
-        return Result("dawid_skene", posterior, _best(posterior), confusion, class_prior, 0, True, params)
+        return Result("dawid_skene", posterior, best_labels(posterior), confusion, class_prior, 0, True, params)
 
     posterior = _clamp(_shares(counts, total), gold_rows)
     class_prior = _class_prior(posterior, has_votes, gold)
@@ -232,7 +235,7 @@ def dawid_skene(
         if moved < tol:
             converged = True
             break
-    best = _best(posterior)
+    best = best_labels(posterior)
     unknown = ~has_votes if gold is None else ~has_votes & (gold == NO_GOLD)
     best[unknown] = TIE
     return Result("dawid_skene", posterior, best, confusion, class_prior, iterations, converged, params)

@@ -113,7 +113,7 @@ def item_decide(*, project: Project, item_id: int, vote_id: int | None = None) -
         labels, posterior, shares = _labels(project), np.zeros(0), np.zeros(0)
     else:
         labels, posterior, shares = item_posterior(project=project, votes=votes, estimate=estimate)
-    best = aggregation._best(posterior[None, :])[0] if len(posterior) else aggregation.TIE
+    best = aggregation.best_labels(posterior[None, :])[0] if len(posterior) else aggregation.TIE
     now = timezone.now()
     if item.state == ItemState.GROUND_TRUTH:
         current = GroundTruth.objects.filter(item_id=item_id, withdrawn_at__isnull=True).first()
@@ -237,16 +237,7 @@ def consensus_compute(*, project: Project, method: str = aggregation.DEFAULT_MET
     if method not in aggregation.METHODS:
         raise ValueError(f"Unknown method {method!r}; use one of {', '.join(aggregation.METHODS)}.")
     pv = project_votes(project_id=project.pk, labels=_labels(project))
-    if method == "majority":
-        result = aggregation.majority_vote(pv.votes)
-        known = pv.gold != aggregation.NO_GOLD
-        if known.any():
-            post = aggregation._clamp(result.posterior.copy(), pv.gold)
-            best = result.best.copy()
-            best[known] = pv.gold[known]
-            result = aggregation.Result("majority", post, best, result.confusion, result.class_prior)
-    else:
-        result = aggregation.dawid_skene(pv.votes, gold=pv.gold)
+    result = aggregation.METHODS[method](pv.votes, gold=pv.gold)
     counts = value_counts(pv.votes)
     n_votes = counts.sum(1)
     best = np.maximum(result.best, 0)

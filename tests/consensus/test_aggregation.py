@@ -138,11 +138,12 @@ def test_dawid_skene_trusts_unanimous_items(k, items):
     assert r.best.tolist() == chosen.tolist()
 
 
-def test_gold_is_never_overturned():
+@pytest.mark.parametrize("method", [dawid_skene, majority_vote])
+def test_gold_is_never_overturned(method):
     # item 0: gold 0, yet its three voters say 2; item 3: gold 1 and no votes at all
     v = votes([(0, 0, 2), (0, 1, 2), (0, 2, 2), (1, 0, 1), (1, 1, 1), (2, 1, 0), (2, 2, 0)], 3, n_items=4)
     g = np.array([0, NO_GOLD, NO_GOLD, 1])
-    r = dawid_skene(v, gold=g)
+    r = method(v, gold=g)
     assert r.posterior[0].tolist() == [1.0, 0.0, 0.0]
     assert r.posterior[3].tolist() == [0.0, 1.0, 0.0]
     assert r.best[[0, 3]].tolist() == [0, 1]
