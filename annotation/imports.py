@@ -151,7 +151,7 @@ class _Gold:
     def __init__(self, project: Project) -> None:
         current = rulebook_current(project=project)
         self.version = current.number if current else None
-        self.keys = [lab["key"] for lab in current.labels] if current else None
+        self.keys = current.label_keys if current else None
         self.multi = project.question_type == QuestionType.MULTI
 
     def check(self, gold: Any) -> Any | str:

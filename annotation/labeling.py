@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from consensus.services import item_decide, item_withdraw_on_undo
+from consensus.services import item_decide, item_undone
 
 from . import queue
 from . import rulebook as rb
@@ -315,7 +315,7 @@ def vote_cast(
             )
         try:
             answer = rb.check_answer(
-                value, claim, claim_reason, [lab["key"] for lab in version.labels],
+                value, claim, claim_reason, version.label_keys,
                 multi=project.question_type == QuestionType.MULTI, version=version.number or 0,
             )  # fmt: skip
         except rb.AnswerInvalid as exc:
@@ -398,8 +398,5 @@ def vote_undo(
             status=LeaseStatus.ACTIVE, closed_at=None, expires_at=now + dt.timedelta(seconds=project.lease_seconds)
         )
         Item.objects.filter(pk=last.item_id).update(votes_count=F("votes_count") - 1, leased_count=F("leased_count") + 1)
-        if Item.objects.filter(pk=last.item_id, state=ItemState.GROUND_TRUTH).exists():
-            item_withdraw_on_undo(project=project, item_id=last.item_id, actor=annotator)
-        else:
-            item_decide(project=project, item_id=last.item_id)
+        item_undone(project=project, item_id=last.item_id, actor=annotator)
         return VoteResult(retraction, created=True)

@@ -154,6 +154,10 @@ class RulebookVersion(models.Model):
     def is_published(self) -> bool:
         return self.status == RulebookStatus.PUBLISHED
 
+    @property
+    def label_keys(self) -> list[str]:
+        return [lab["key"] for lab in self.labels]
+
 
 class ItemState(models.TextChoices):
     QUEUED = "queued", "Queued"

@@ -40,9 +40,6 @@ class ProjectVotes:
     voters: list[tuple[int | None, int | None]]  # voter index → (user id, external id)
     labels: list[str]  # label index → key
 
-    def voter_index(self) -> dict[tuple[int | None, int | None], int]:
-        return {v: n for n, v in enumerate(self.voters)}
-
 
 def value_sql(column: str) -> str:
     """SQL for a JSON value column as text: a label key as is, a list as its JSON text. One

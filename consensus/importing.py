@@ -101,7 +101,7 @@ def _label_matcher(project: Project) -> tuple[dict[str, str], str]:
         lookup.setdefault(lab["name"].strip().lower(), lab["key"])
     for lab in version.labels:
         lookup[lab["key"]] = lab["key"]
-    return lookup, ", ".join(lab["key"] for lab in version.labels)
+    return lookup, ", ".join(version.label_keys)
 
 
 def _item_hash(external_id: str) -> str:

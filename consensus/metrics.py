@@ -57,7 +57,7 @@ def value_counts(votes: Votes) -> np.ndarray:
     return _count_pairs(votes.item, votes.label, votes.n_items, votes.n_labels)
 
 
-def _alpha_from_counts(counts: np.ndarray) -> float:
+def alpha_from_counts(counts: np.ndarray) -> float:
     pairable = counts.sum(1) >= 2
     if pairable.sum() == 0 or np.count_nonzero(counts[pairable].sum(0)) < 2:
         return float("nan")  # no pairs, or one value everywhere: alpha is undefined
@@ -66,14 +66,14 @@ def _alpha_from_counts(counts: np.ndarray) -> float:
 
 def alpha_nominal(votes: Votes) -> float:
     """Krippendorff's alpha, nominal, over all items with at least two votes; NaN when undefined."""
-    return _alpha_from_counts(value_counts(votes))
+    return alpha_from_counts(value_counts(votes))
 
 
 def alpha_per_label(votes: MultiVotes) -> np.ndarray:
     """Multiple choice: alpha of the yes/no decision for each label (nominal, binary)."""
     out = np.full(votes.chosen.shape[1], np.nan)
     for k in range(votes.chosen.shape[1]):
-        out[k] = _alpha_from_counts(_count_pairs(votes.item, votes.chosen[:, k], votes.n_items, 2))
+        out[k] = alpha_from_counts(_count_pairs(votes.item, votes.chosen[:, k], votes.n_items, 2))
     return out
 
 
@@ -88,7 +88,7 @@ def alpha_bootstrap(
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(counts), size=(samples, len(counts)))
-    alphas = np.array([_alpha_from_counts(counts[d]) for d in draws])
+    alphas = np.array([alpha_from_counts(counts[d]) for d in draws])
     alphas = alphas[~np.isnan(alphas)]
     if len(alphas) == 0:
         return float("nan"), float("nan")

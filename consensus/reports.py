@@ -17,6 +17,7 @@ import numpy as np
 from annotation.models import Project
 from consensus import adapters, metrics
 from consensus.models import Estimate, Reliability
+from consensus.selectors import estimate_latest
 
 BOOTSTRAP_SAMPLES = 1000
 BOOTSTRAP_SAMPLES_LARGE = 200  # above LARGE_PROJECT_ITEMS, so the page stays fast
@@ -376,7 +377,7 @@ def _nice_ticks(peak: int) -> list[int]:
 
 def estimate_summary(*, project: Project, limit: int = TABLE_ROWS) -> EstimateSummary:
     """The latest estimate and its annotators, most votes first (at most ``limit`` rows)."""
-    estimate = Estimate.objects.filter(project=project).order_by("-id").first()
+    estimate = estimate_latest(project_id=project.pk)
     if estimate is None:
         return EstimateSummary(estimate=None)
     rows = (

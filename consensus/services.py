@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,17 +28,12 @@ from annotation.models import Item, ItemState, Project, Vote, VoteKind
 from annotation.queue import votes_needed
 from annotation.services import audit_record
 from consensus import aggregation, policy
-from consensus.adapters import ProjectVotes, insert_rows, item_votes, items_move, project_votes
-from consensus.metrics import _alpha_from_counts, value_counts
+from consensus.adapters import ProjectVotes, insert_rows, item_votes, items_move
 from consensus.models import Estimate, GroundTruth, GroundTruthSource, ReestimateRequest, Reliability
+from consensus.selectors import Computed, consensus_compute, estimate_latest, project_label_keys
 
 UNESTIMATED_ACCURACY = 0.8  # what a vote is assumed worth before any estimate exists
 OPEN_STATES = (ItemState.QUEUED, ItemState.COMPLETE)
-
-
-def _labels(project: Project) -> list[str]:
-    version = project.current_rulebook
-    return [lab["key"] for lab in version.labels] if version else []
 
 
 def symmetric_confusion(k: int, accuracy: float = UNESTIMATED_ACCURACY) -> np.ndarray:
@@ -52,23 +47,11 @@ def symmetric_confusion(k: int, accuracy: float = UNESTIMATED_ACCURACY) -> np.nd
 # --- one item, after a vote ---------------------------------------------------------------------
 
 
-@dataclass
-class ItemOutcome:
-    state: str
-    decision: policy.Decision
-    label: str | None = None
-    posterior: float = 0.0
-
-
-def _latest_estimate(project_id: int) -> Estimate | None:
-    return Estimate.objects.filter(project_id=project_id).order_by("-id").first()
-
-
 def item_posterior(
     *, project: Project, votes: list[tuple[int, int | None, int | None, Any]], estimate: Estimate | None
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(label keys, posterior, vote shares) of one item from its label votes."""
-    labels = _labels(project)
+    labels = project_label_keys(project)
     if estimate is not None and estimate.labels[: len(labels)] == labels:
         labels = list(estimate.labels)
     index = {key: n for n, key in enumerate(labels)}
@@ -96,21 +79,21 @@ def item_posterior(
     return labels, posterior, shares
 
 
-def item_decide(*, project: Project, item_id: int, vote_id: int | None = None) -> ItemOutcome:
-    """Decide one item from its current votes. Expects the caller to hold the item's row lock
+def item_decide(*, project: Project, item_id: int, vote_id: int | None = None) -> str:
+    """Decide one item from its current votes and return its state. Expects the caller to hold the item's row lock
     (``vote_cast`` and ``vote_undo`` do)."""
     item = Item.objects.only("state", "gold", "extra_votes", "votes_count").get(pk=item_id)
-    estimate = _latest_estimate(project.pk)
+    estimate = estimate_latest(project_id=project.pk)
     if vote_id is not None:
         _maybe_request_reestimate(project, vote_id, estimate)
     if item.gold is not None or item.state in (ItemState.EXCLUDED, ItemState.REVIEW):
-        return ItemOutcome(item.state, policy.Decision.WAIT)  # gold stays a honeypot; review is a person's call
+        return item.state  # gold stays a honeypot; review is a person's call
     all_votes = item_votes(item_id=item_id)
     votes = [v for v in all_votes if v[3] is not None]
     claims = len(all_votes) - len(votes)
     t = policy.Thresholds.of(project)
     if not votes:
-        labels, posterior, shares = _labels(project), np.zeros(0), np.zeros(0)
+        labels, posterior, shares = project_label_keys(project), np.zeros(0), np.zeros(0)
     else:
         labels, posterior, shares = item_posterior(project=project, votes=votes, estimate=estimate)
     best = aggregation.best_labels(posterior[None, :])[0] if len(posterior) else aggregation.TIE
@@ -118,15 +101,15 @@ def item_decide(*, project: Project, item_id: int, vote_id: int | None = None) -
     if item.state == ItemState.GROUND_TRUTH:
         current = GroundTruth.objects.filter(item_id=item_id, withdrawn_at__isnull=True).first()
         if current is None or current.source != GroundTruthSource.CONSENSUS:
-            return ItemOutcome(item.state, policy.Decision.WAIT)
+            return item.state
         at = labels.index(current.label) if current.label in labels else -1
         if policy.still_supported(
             label_posterior=float(posterior[at]) if at >= 0 else 0.0, best_is_label=bool(best == at),
             votes=len(votes), t=t,
         ):  # fmt: skip
-            return ItemOutcome(item.state, policy.Decision.PROMOTE, current.label, float(posterior[at]))
+            return item.state
         _collapse(project, [(item_id, current, labels[best] if best >= 0 else None, float(posterior.max()))], now)
-        return ItemOutcome(ItemState.REVIEW, policy.Decision.REVIEW)
+        return ItemState.REVIEW
     needed = votes_needed(min_votes=project.min_votes, max_votes=project.max_votes, extra_votes=item.extra_votes)
     decision = policy.decide(
         posterior=float(posterior.max()) if len(posterior) else 0.0,
@@ -155,23 +138,26 @@ def item_decide(*, project: Project, item_id: int, vote_id: int | None = None) -
         Item.objects.filter(pk=item_id).update(state=state)
     if state != item.state:
         broadcast_on_commit(project_group(project.pk), {"type": "item.decided", "item": item_id, "state": state})
-    label = labels[best] if best >= 0 and decision == policy.Decision.PROMOTE else None
-    return ItemOutcome(state, decision, label, float(posterior.max()) if len(posterior) else 0.0)
+    return state
 
 
-def item_withdraw_on_undo(*, project: Project, item_id: int, actor: Any) -> None:
-    """An undo took a promoted item below the votes it was promoted on: its ground truth is
-    withdrawn (audited) and it goes back to the queue for the vote it lost."""
+def item_undone(*, project: Project, item_id: int, actor: Any) -> str:
+    """A vote on the item was undone. If the item had been promoted on it, its ground truth is
+    withdrawn (audited) and it goes back to the queue for the vote it lost; otherwise the item
+    is decided again. Returns its state. Expects the caller to hold the item's row lock."""
     now = timezone.now()
-    current = GroundTruth.objects.filter(item_id=item_id, withdrawn_at__isnull=True).first()
-    if current is None or current.source != GroundTruthSource.CONSENSUS:
-        return
+    current = GroundTruth.objects.filter(
+        item_id=item_id, withdrawn_at__isnull=True, source=GroundTruthSource.CONSENSUS
+    ).first()
+    if current is None:
+        return item_decide(project=project, item_id=item_id)
     GroundTruth.objects.filter(pk=current.pk).update(withdrawn_at=now, withdrawn_reason="A vote it rested on was undone.")
     Item.objects.filter(pk=item_id).update(state=ItemState.QUEUED)
     audit_record(
         actor=actor, project=project, verb="ground_truth.withdrawn", obj=Item(pk=item_id),
         before={"label": current.label, "posterior": current.posterior}, after={"state": ItemState.QUEUED, "reason": "undo"},
     )  # fmt: skip
+    return ItemState.QUEUED
 
 
 def _params(estimate: Estimate | None) -> dict[str, Any]:
@@ -221,30 +207,6 @@ def _maybe_request_reestimate(project: Project, vote_id: int, estimate: Estimate
         transaction.on_commit(lambda: reestimate_task.enqueue(project.pk))
 
 
-@dataclass
-class Computed:
-    pv: ProjectVotes
-    result: aggregation.Result
-    counts: np.ndarray  # items × labels
-    n_votes: np.ndarray  # label votes per item
-    agreement: np.ndarray  # share of the best label, per item (NaN without votes)
-    alpha: float
-    method: str
-
-
-def consensus_compute(*, project: Project, method: str = aggregation.DEFAULT_METHOD) -> Computed:
-    """Aggregate every current vote of the project; no writes."""
-    if method not in aggregation.METHODS:
-        raise ValueError(f"Unknown method {method!r}; use one of {', '.join(aggregation.METHODS)}.")
-    pv = project_votes(project_id=project.pk, labels=_labels(project))
-    result = aggregation.METHODS[method](pv.votes, gold=pv.gold)
-    counts = value_counts(pv.votes)
-    n_votes = counts.sum(1)
-    best = np.maximum(result.best, 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        agreement = np.where(n_votes > 0, counts[np.arange(len(counts)), best] / n_votes, np.nan)
-    return Computed(pv, result, counts, n_votes, agreement, _alpha_from_counts(counts), method)
-
 
 @dataclass
 class Summary:
@@ -261,10 +223,9 @@ class Summary:
     iterations: int = 0
     converged: bool = True
     estimate_id: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "extra"} | self.extra
+        return dict(self.__dict__)
 
 
 def consensus_reestimate(*, project: Project, method: str = aggregation.DEFAULT_METHOD, actor: Any = None) -> Summary:
