@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from django.contrib.auth import get_user_model
 from django.db import connection
 
 from annotation.models import ExternalAnnotator, Item, ItemState, Vote, VoteKind
@@ -188,14 +189,25 @@ def items_move(
     return moved
 
 
-def voter_names(*, voters: list[tuple[int | None, int | None]]) -> list[str]:
-    """Display names, for admins and reviewers only: usernames, and imported names marked."""
-    from django.contrib.auth import get_user_model
+IMPORTED_MARK = " (imported)"
 
+
+def display_name(*, username: str | None, external_name: str | None) -> str:
+    """How a voter is named to admins and reviewers: the username, or the imported name, marked."""
+    return username if username is not None else f"{external_name}{IMPORTED_MARK}"
+
+
+def voter_names(*, voters: list[tuple[int | None, int | None]]) -> list[str]:
+    """Display names of ``ProjectVotes.voters``, for admins and reviewers only."""
     users = dict(
         get_user_model().objects.filter(pk__in=[u for u, _ in voters if u]).values_list("pk", "username")
     )
     externals = dict(
         ExternalAnnotator.objects.filter(pk__in=[e for _, e in voters if e]).values_list("pk", "name")
     )
-    return [users.get(u, f"user {u}") if u else f"{externals.get(e, e)} (imported)" for u, e in voters]
+    return [
+        display_name(username=users.get(u, f"user {u}"), external_name=None)
+        if u
+        else display_name(username=None, external_name=externals.get(e, e))
+        for u, e in voters
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -122,8 +124,6 @@ class ExportApi(APIView):
         summary="Ground truth with its provenance, as JSONL (reviewer or admin)",
     )
     def get(self, request: Request, slug: str) -> StreamingHttpResponse:
-        import json
-
         access = _access(request, slug, Role.REVIEWER)
         all_items = request.query_params.get("all_items", "").lower() in ("1", "true", "yes")
         records = ground_truth_export(project=access.project, all_items=all_items)

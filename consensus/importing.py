@@ -112,6 +112,23 @@ def _err(result: VotesImport, file: str, row: int, fld: str, reason: str) -> Non
     result.errors.append({"file": file, "row": row, "field": fld, "reason": reason})
 
 
+def _checked_key(result: VotesImport, file: str, n: int, row: dict[str, str], items, labels, listed) -> str | None:  # type: ignore[no-untyped-def]
+    """The row's label key when its item, annotator (votes only) and label are good; otherwise
+    None, with the first problem recorded."""
+    key = labels.get(row["label"]) or labels.get(row["label"].lower())
+    if not row["item"]:
+        _err(result, file, n, "item", "empty item id")
+    elif "annotator" in row and not row["annotator"]:
+        _err(result, file, n, "annotator", "empty annotator")
+    elif row["item"] not in items:
+        _err(result, file, n, "item", f"no item {row['item']!r} in this project (import items first, or create them)")
+    elif key is None:
+        _err(result, file, n, "label", f"{row['label']!r} is not a label of the rulebook ({listed})")
+    else:
+        return key
+    return None
+
+
 def votes_import(
     *,
     actor: AbstractBaseUser | None,
@@ -180,14 +197,10 @@ def _import_gold(project, rows, items, labels, listed, result: VotesImport) -> N
     current = dict(Item.objects.filter(project=project, gold__isnull=False).values_list("pk", "gold"))
     updates: dict[str, list[int]] = {}
     for n, row in rows:
-        key = labels.get(row["label"]) or labels.get(row["label"].lower())
-        if not row["item"]:
-            _err(result, "gold.csv", n, "item", "empty item id")
-        elif row["item"] not in items:
-            _err(result, "gold.csv", n, "item", f"no item {row['item']!r} in this project")
-        elif key is None:
-            _err(result, "gold.csv", n, "label", f"{row['label']!r} is not a label of the rulebook ({listed})")
-        elif current.get(items[row["item"]], key) != key:
+        key = _checked_key(result, "gold.csv", n, row, items, labels, listed)
+        if key is None:
+            continue
+        if current.get(items[row["item"]], key) != key:
             _err(result, "gold.csv", n, "label", f"item {row['item']!r} already has gold {current[items[row['item']]]!r}")
         elif items[row["item"]] not in current:
             current[items[row["item"]]] = key
@@ -209,28 +222,21 @@ def _import_votes(project, rows, items, labels, listed, result: VotesImport, now
     seen: dict[tuple[str, int], str] = {}
     good: list[tuple[str, int, str]] = []
     for n, row in rows:
-        key = labels.get(row["label"]) or labels.get(row["label"].lower())
-        if not row["item"]:
-            _err(result, "votes.csv", n, "item", "empty item id")
-        elif not row["annotator"]:
-            _err(result, "votes.csv", n, "annotator", "empty annotator")
-        elif row["item"] not in items:
-            _err(result, "votes.csv", n, "item", f"no item {row['item']!r} in this project (import items first, or create them)")
-        elif key is None:
-            _err(result, "votes.csv", n, "label", f"{row['label']!r} is not a label of the rulebook ({listed})")
+        key = _checked_key(result, "votes.csv", n, row, items, labels, listed)
+        if key is None:
+            continue
+        pair = (row["annotator"], items[row["item"]])
+        earlier = seen.get(pair)
+        if earlier is None and row["annotator"] in known:
+            earlier = existing.get((known[row["annotator"]], pair[1]))
+        if earlier is None:
+            seen[pair] = key
+            good.append((row["annotator"], pair[1], key))
+        elif earlier == key:
+            result.unchanged += 1
         else:
-            pair = (row["annotator"], items[row["item"]])
-            earlier = seen.get(pair)
-            if earlier is None and row["annotator"] in known:
-                earlier = existing.get((known[row["annotator"]], pair[1]))
-            if earlier is None:
-                seen[pair] = key
-                good.append((row["annotator"], pair[1], key))
-            elif earlier == key:
-                result.unchanged += 1
-            else:
-                _err(result, "votes.csv", n, "label",
-                     f"{row['annotator']!r} already answered {earlier!r} on item {row['item']!r}; votes are append-only")  # fmt: skip
+            _err(result, "votes.csv", n, "label",
+                 f"{row['annotator']!r} already answered {earlier!r} on item {row['item']!r}; votes are append-only")  # fmt: skip
     new = sorted({name for name, _, _ in good} - set(known))
     ExternalAnnotator.objects.bulk_create([ExternalAnnotator(project=project, name=n) for n in new], batch_size=BATCH)
     result.annotators_created = len(new)

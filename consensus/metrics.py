@@ -101,6 +101,8 @@ def item_agreement(votes: Votes) -> np.ndarray:
     """Per item, the share of its votes given to its most-voted label (NaN without votes)."""
     counts = value_counts(votes)
     total = counts.sum(1)
+    if counts.shape[1] == 0:
+        return np.full(len(counts), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, counts.max(1) / total, np.nan)
 

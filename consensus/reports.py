@@ -27,7 +27,6 @@ HEATMAP_MIN_SHARED = 5
 HISTOGRAM_BINS = 10
 TABLE_ROWS = 200
 OTHER_COLOR = "#9aa5b1"
-IMPORTED_MARK = " (imported)"  # how adapters.voter_names marks imported identities
 NO_DATA_FILL = "url(#heatmap-too-few)"  # a hatch pattern the template defines
 # Light to dark: low agreement pale, high agreement deep blue (readable for colour-blind eyes).
 SCALE = ((0.0, (255, 247, 188)), (0.5, (65, 182, 196)), (1.0, (8, 29, 88)))
@@ -323,7 +322,7 @@ def scale_color(value: float) -> str:
 
 def _short(name: str, size: int = 18) -> str:
     """A name for an axis; the full name is in the tooltip (imported ones keep their mark there)."""
-    name = name.removesuffix(IMPORTED_MARK)
+    name = name.removesuffix(adapters.IMPORTED_MARK)
     return name if len(name) <= size else name[: size - 1] + "…"
 
 
@@ -337,7 +336,7 @@ def item_agreement_histogram(
     ``bins`` equal bins over [0, 1]; the last bin holds exactly 1."""
     per_item = np.bincount(votes.item, minlength=votes.n_items)
     if not (per_item >= 2).any():
-        return None  # also spares item_agreement a project without labels, which it cannot take
+        return None
     share = metrics.item_agreement(votes)[per_item >= 2]
     # Shares are ratios of small counts (3/5 = 0.6): a tolerance keeps them off the wrong side of an edge.
     counts = np.bincount(np.minimum((share * bins + 1e-9).astype(np.int64), bins - 1), minlength=bins)
@@ -398,11 +397,9 @@ def estimate_summary(*, project: Project, limit: int = TABLE_ROWS) -> EstimateSu
 
 
 def _reliability_name(r: Reliability) -> str:
-    if r.annotator is not None:
-        return r.annotator.username
-    if r.external is not None:
-        return f"{r.external.name} (imported)"
-    return "unknown"
+    return adapters.display_name(
+        username=r.annotator.username if r.annotator else None, external_name=r.external.name if r.external else None
+    )
 
 
 # --- small things -------------------------------------------------------------------------------

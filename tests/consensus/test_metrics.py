@@ -108,3 +108,8 @@ def test_unanimous_items_give_full_item_agreement(labels, raters):
     assert np.all(metrics.item_agreement(v) == 1.0)
     alpha = metrics.alpha_nominal(v)
     assert np.isnan(alpha) if len(set(labels)) == 1 else alpha == pytest.approx(1.0)
+
+
+def test_item_agreement_of_a_project_without_labels_is_undefined():
+    empty = Votes(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), n_items=3, n_annotators=0, n_labels=0)
+    assert np.isnan(metrics.item_agreement(empty)).all() and len(metrics.item_agreement(empty)) == 3
