@@ -69,3 +69,9 @@ class AlreadyVoted(Conflict):
 
 class NoRulebook(Conflict):
     code = "no_rulebook"
+
+
+class Suspended(Conflict):
+    """An annotator an admin has suspended in this project asks for work."""
+
+    code = "suspended"

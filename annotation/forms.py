@@ -9,6 +9,8 @@ from .models import ItemKind, ItemState, Project, QuestionType, Role
 SETTINGS_FIELDS = [
     "min_votes", "max_votes", "promote_posterior", "promote_agreement", "gold_rate", "lease_seconds",
 ]  # fmt: skip
+# Set after creation, on the settings page: review and quality.
+LATER_FIELDS = ["review_unsure", "gold_feedback", "min_gold_accuracy"]
 
 
 class ProjectCreateForm(forms.ModelForm):
@@ -31,7 +33,7 @@ class ProjectCreateForm(forms.ModelForm):
 class ProjectSettingsForm(forms.ModelForm):
     class Meta:
         model = Project
-        fields = ["name", "description", *SETTINGS_FIELDS]
+        fields = ["name", "description", *SETTINGS_FIELDS, *LATER_FIELDS]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
 

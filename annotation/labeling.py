@@ -31,6 +31,7 @@ from .exceptions import (
     NoRulebook,
     NotAssigned,
     RulebookChanged,
+    Suspended,
     ValidationFailed,
 )
 from .models import (
@@ -39,6 +40,7 @@ from .models import (
     ItemState,
     Lease,
     LeaseStatus,
+    Membership,
     Project,
     QuestionType,
     RulebookVersion,
@@ -81,10 +83,6 @@ def _for_update() -> str:
     return " FOR UPDATE" if connection.features.has_select_for_update else ""
 
 
-def _least() -> str:
-    return "LEAST" if connection.vendor == "postgresql" else "MIN"
-
-
 def leases_reclaim_expired(*, project: Project, now: dt.datetime | None = None) -> int:
     """Return expired leases' items to the pool. Safe to run concurrently: each expired lease
     is taken by one caller (``SKIP LOCKED``) and counted down once."""
@@ -124,17 +122,19 @@ def _pick_and_count(cur: Any, project: Project, annotator_id: int, *, gold: bool
         f"NOT EXISTS (SELECT 1 FROM {_T.lease} l WHERE l.item_id = i.id AND l.annotator_id = %s "
         f"AND l.status IN (%s, %s, %s))"
     )
-    params: list[Any] = [project.pk, ItemState.QUEUED, annotator_id, *LEASES_EXCLUDING_ITEM]
+    params: list[Any] = [project.pk, annotator_id, *LEASES_EXCLUDING_ITEM]
     if gold:
-        # Gold items are honeypots: every annotator may get each one once.
-        where, order = "i.gold IS NOT NULL", "i.id"
+        # Gold items are honeypots: every annotator may get each one once. Reviewed ground
+        # truth turned gold is served too.
+        where, order = "i.state IN (%s, %s) AND i.gold IS NOT NULL", "i.id"
+        params += [ItemState.QUEUED, ItemState.GROUND_TRUTH]
     else:
-        where = f"i.gold IS NULL AND i.votes_count + i.leased_count < {_least()}(%s + i.extra_votes, %s)"
-        params += [project.min_votes, project.max_votes]
+        where = "i.state = %s AND i.gold IS NULL AND i.votes_count + i.leased_count < %s + i.extra_votes"
+        params += [ItemState.QUEUED, project.min_votes]
         order = "i.votes_count DESC, i.priority DESC, i.id"
     cur.execute(
         f"UPDATE {_T.item} SET leased_count = leased_count + 1 WHERE id = ("
-        f"SELECT i.id FROM {_T.item} i WHERE i.project_id = %s AND i.state = %s AND {mine} AND {where} "
+        f"SELECT i.id FROM {_T.item} i WHERE i.project_id = %s AND {mine} AND {where} "
         f"ORDER BY {order} LIMIT 1{_skip_locked()}) RETURNING {_cols(Item, *_ITEM_SHOWN)}",
         params,
     )
@@ -166,6 +166,8 @@ def item_lease_next(
     that reclaimed expired leases itself before opening its transaction (``vote_cast_and_next``).
     """
     version = _current_rulebook(project)
+    if Membership.objects.filter(project=project, user=annotator, suspended_at__isnull=False).exists():
+        raise Suspended("An admin has paused your labeling in this project.")
     now = timezone.now()
     if reclaim:  # in its own transaction, before any other lock is taken (see the module doc)
         leases_reclaim_expired(project=project, now=now)
@@ -249,6 +251,7 @@ def lease_release(*, project: Project, annotator: AbstractBaseUser, item_id: int
 class VoteResult:
     vote: Vote
     created: bool  # False when this was a retry of a vote already stored
+    feedback: dict[str, Any] | None = None  # after a gold item, when the project gives feedback
 
 
 def _stored_vote(cur: Any, annotator_id: int, client_id: str) -> Vote | None:
@@ -283,13 +286,13 @@ def vote_cast(
     with transaction.atomic(), connection.cursor() as cur:
         lock = " FOR UPDATE OF l" if connection.features.has_select_for_update_of else _for_update()
         cur.execute(
-            f"SELECT l.id, l.status, l.expires_at > %s, l.rulebook_version_id, i.state FROM {_T.lease} l "
+            f"SELECT l.id, l.status, l.expires_at > %s, l.rulebook_version_id, i.state, l.is_gold FROM {_T.lease} l "
             f"JOIN {_T.item} i ON i.id = l.item_id WHERE l.project_id = %s AND l.annotator_id = %s AND l.item_id = %s "
             f"ORDER BY l.created_at DESC, l.id DESC LIMIT 1{lock}",
             [_ts(now), project.pk, annotator.pk, item_id],
         )
         row = cur.fetchone()
-        lease, item_state = (row[:4], row[4]) if row else (None, None)
+        lease, item_state, is_gold = (row[:4], row[4], bool(row[5])) if row else (None, None, False)
         # Checked after the lease lock: a concurrent retry may have committed while we waited.
         stored = _stored_vote(cur, annotator.pk, client_id)
         if stored is not None:
@@ -352,7 +355,29 @@ def vote_cast(
         item_decide(project=project, item_id=item_id, vote_id=vote_id)
         vote = Vote(pk=vote_id, **fields)
         vote._state.adding, vote._state.db = False, "default"
-        return VoteResult(vote, created=True)
+        feedback = None
+        if is_gold and project.gold_feedback:
+            gold = Item.objects.filter(pk=item_id).values_list("gold", flat=True).get()
+            feedback = gold_feedback(version=version, gold=gold, answer=answer, claim=claim)
+        return VoteResult(vote, created=True, feedback=feedback)
+
+
+def gold_feedback(*, version: RulebookVersion, gold: Any, answer: Any, claim: str) -> dict[str, Any] | None:
+    """What an annotator is told after answering a gold item, when the project says so: whether
+    they were right, and the rulebook entry of each right label."""
+    if gold is None:
+        return None
+    right = sorted(gold) if isinstance(gold, list) else [gold]
+    given = sorted(answer) if isinstance(answer, list) else ([answer] if answer is not None else [])
+    entries = {lab["key"]: lab for lab in version.labels}
+    return {
+        "correct": not claim and given == right,
+        "labels": [
+            {key: entries.get(k, {}).get(key, "") for key in ("key", "name", "definition", "fits", "does_not_fit")}
+            | {"key": k}
+            for k in right
+        ],
+    }
 
 
 def vote_cast_and_next(

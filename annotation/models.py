@@ -50,6 +50,16 @@ class Project(models.Model):
     )
     gold_rate = models.FloatField(default=0.05, help_text="Share of assignments that are gold items.")
     lease_seconds = models.PositiveIntegerField(default=300)
+    review_unsure = models.BooleanField(
+        default=False, help_text="Send an item with an unsure vote to review instead of promoting it."
+    )
+    gold_feedback = models.BooleanField(
+        default=False,
+        help_text="After a gold item, show the annotator the right label and its rulebook entry.",
+    )
+    min_gold_accuracy = models.FloatField(
+        default=0.6, help_text="Flag annotators whose accuracy on gold is credibly below this."
+    )
     current_rulebook = models.ForeignKey(
         "RulebookVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="The published version in force; set by rulebook_publish.",
@@ -70,7 +80,8 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=Q(promote_posterior__gte=0, promote_posterior__lte=1)
                 & Q(promote_agreement__gte=0, promote_agreement__lte=1)
-                & Q(gold_rate__gte=0, gold_rate__lte=1),
+                & Q(gold_rate__gte=0, gold_rate__lte=1)
+                & Q(min_gold_accuracy__gte=0, min_gold_accuracy__lte=1),
                 name="project_thresholds_range",
                 violation_error_message="Thresholds and the gold rate are between 0 and 1.",
             ),
@@ -92,6 +103,9 @@ class Membership(models.Model):
     )
     role = models.CharField(max_length=10, choices=Role.choices)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Suspended: no new items, and their votes stop counting (see consensus.annotators).
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    suspended_reason = models.TextField(blank=True)
 
     class Meta:
         constraints = [
@@ -157,6 +171,27 @@ class RulebookVersion(models.Model):
     @property
     def label_keys(self) -> list[str]:
         return [lab["key"] for lab in self.labels]
+
+
+class ClarificationNote(models.Model):
+    """A reviewer's "this label needs clarifying" note, shown to admins beside the label in the
+    rulebook draft until one of them marks it resolved."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="clarification_notes")
+    label_key = models.CharField(max_length=60)
+    text = models.TextField()
+    item = models.ForeignKey("Item", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
 
 
 class ItemState(models.TextChoices):
@@ -345,6 +380,8 @@ class ExternalAnnotator(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="external_annotators")
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    suspended_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -23,7 +23,8 @@ def is_gold_turn(votes_cast: int, gold_rate: float) -> bool:
     return math.floor((votes_cast + 1) * gold_rate + 1e-9) > math.floor(votes_cast * gold_rate + 1e-9)
 
 
-def votes_needed(*, min_votes: int, max_votes: int, extra_votes: int) -> int:
-    """Votes an item needs in all: the project's minimum plus any extra asked for, capped at its
-    maximum. The queue's SQL (``labeling._pick_and_count``) states the same rule as LEAST(…)."""
-    return min(min_votes + extra_votes, max_votes)
+def votes_needed(*, min_votes: int, extra_votes: int) -> int:
+    """Votes an item needs in all: the project's minimum plus any extra asked for. The policy
+    asks for extra votes only up to ``max_votes``; a reviewer may send an item back for one
+    more. The queue's SQL (``labeling._pick_and_count``) states the same rule."""
+    return min_votes + extra_votes

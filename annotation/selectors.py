@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, TextField, Value
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Least
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from . import rulebook as rb
@@ -16,6 +16,7 @@ from .exceptions import NotFound, ProjectNotFound, RoleRequired
 from .models import (
     ROLE_RANK,
     AuditEvent,
+    ClarificationNote,
     ImportJob,
     Item,
     ItemState,
@@ -214,7 +215,7 @@ def annotator_progress(*, project: Project, annotator: User) -> dict[str, int]:
         undone=Count("pk", filter=Q(kind=VoteKind.RETRACT)),
     )
     mine = Lease.objects.filter(item=OuterRef("pk"), annotator_id=annotator.pk, status__in=LEASES_EXCLUDING_ITEM)
-    needed = Least(Value(project.min_votes) + F("extra_votes"), Value(project.max_votes))
+    needed = Value(project.min_votes) + F("extra_votes")  # as queue.votes_needed
     left = (
         Item.objects.filter(project=project, state=ItemState.QUEUED, gold__isnull=True)
         .filter(~Exists(mine))
@@ -226,3 +227,12 @@ def annotator_progress(*, project: Project, annotator: User) -> dict[str, int]:
         "total": counts["total"] - counts["undone"],
         "left": left,
     }
+
+
+def clarification_notes_open(*, project: Project) -> list[ClarificationNote]:
+    """Reviewers' open "needs clarification" notes, for the admins editing the draft."""
+    return list(
+        ClarificationNote.objects.filter(project=project, resolved_at__isnull=True)
+        .select_related("author", "item")
+        .order_by("label_key", "created_at")
+    )

@@ -41,6 +41,9 @@ PROJECT_SETTINGS = (
     "promote_agreement",
     "gold_rate",
     "lease_seconds",
+    "review_unsure",
+    "gold_feedback",
+    "min_gold_accuracy",
 )
 
 
@@ -76,7 +79,7 @@ def _check_settings(values: dict[str, Any]) -> None:
         errors.append(
             {"field": "max_votes", "message": "Max votes cannot be below min votes."}
         )
-    for name in ("promote_posterior", "promote_agreement", "gold_rate"):
+    for name in ("promote_posterior", "promote_agreement", "gold_rate", "min_gold_accuracy"):
         if not 0 <= values[name] <= 1:
             errors.append({"field": name, "message": "Must be between 0 and 1."})
     if values["lease_seconds"] < 10:

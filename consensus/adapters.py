@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from annotation.models import ExternalAnnotator, Item, ItemState, Vote, VoteKind
+from annotation.models import ExternalAnnotator, Item, ItemState, Membership, Vote, VoteKind
 from consensus.aggregation import NO_GOLD
 from consensus.metrics import Votes
 
@@ -37,6 +37,7 @@ class ProjectVotes:
     item_states: list[str]
     item_extra: np.ndarray  # extra votes asked for, per item
     item_claims: np.ndarray  # current votes that are claims ("does not fit" …), per item
+    item_unsure: np.ndarray  # current label votes marked unsure, per item
     gold: np.ndarray  # item index → label index or NO_GOLD
     voters: list[tuple[int | None, int | None]]  # voter index → (user id, external id)
     labels: list[str]  # label index → key
@@ -55,9 +56,19 @@ def key_of(raw: str | None) -> str | None:
     return answer_key(json.loads(raw)) if raw.startswith("[") else raw
 
 
+def suspended_voters(*, project_id: int) -> tuple[set[int], set[int]]:
+    """(user ids, external ids) of the project's suspended annotators: their votes do not count."""
+    users = set(Membership.objects.filter(project_id=project_id, suspended_at__isnull=False).values_list("user_id", flat=True))
+    externals = set(
+        ExternalAnnotator.objects.filter(project_id=project_id, suspended_at__isnull=False).values_list("pk", flat=True)
+    )
+    return users, externals
+
+
 def project_votes(*, project_id: int, labels: list[str]) -> ProjectVotes:
-    """Every current vote of the project. ``labels``: the rulebook's keys, in order; answers
-    outside them (from an older version) are appended after."""
+    """Every current vote of the project that counts (suspended annotators' votes do not).
+    ``labels``: the rulebook's keys, in order; answers outside them (from an older version) are
+    appended after."""
     vote_t, item_t = Vote._meta.db_table, Item._meta.db_table
     with connection.cursor() as cur:
         cur.execute(
@@ -67,12 +78,13 @@ def project_votes(*, project_id: int, labels: list[str]) -> ProjectVotes:
         )
         items = cur.fetchall()
         cur.execute(
-            f"SELECT v.id, v.item_id, COALESCE(v.annotator_id, -v.external_id), {value_sql('v.value')} "
+            f"SELECT v.id, v.item_id, COALESCE(v.annotator_id, -v.external_id), {value_sql('v.value')}, v.unsure "
             f"FROM {vote_t} v WHERE v.project_id = %s AND v.kind = %s "
             f"AND NOT EXISTS (SELECT 1 FROM {vote_t} w WHERE w.supersedes_id = v.id)",
             [project_id, VoteKind.VOTE],
         )
         rows = cur.fetchall()
+    users, externals = suspended_voters(project_id=project_id)
     label_index = {key: n for n, key in enumerate(labels)}
     keys = list(labels)
     by_raw: dict[str | None, int] = {None: -1}
@@ -99,8 +111,11 @@ def project_votes(*, project_id: int, labels: list[str]) -> ProjectVotes:
     pos = np.searchsorted(item_ids, vote_items)
     pos_c = np.minimum(pos, max(n_items - 1, 0))
     on_item = (pos < n_items) & (item_ids[pos_c] == vote_items) if n_items else np.zeros(n, bool)
-    claims = np.bincount(pos[on_item & claim], minlength=n_items)
-    keep = on_item & ~claim
+    counts = on_item & ~np.isin(voter_codes, [*users, *(-e for e in externals)])
+    claims = np.bincount(pos[counts & claim], minlength=n_items)
+    keep = counts & ~claim
+    unsure = np.fromiter((bool(r[4]) for r in rows), dtype=bool, count=n)
+    item_unsure = np.bincount(pos[keep & unsure], minlength=n_items)
     codes, voter_idx = np.unique(voter_codes[keep], return_inverse=True)
     gold = np.fromiter((index_of(r[2]) if r[2] is not None else NO_GOLD for r in items), dtype=np.int64, count=n_items)
     votes = Votes(
@@ -110,19 +125,30 @@ def project_votes(*, project_id: int, labels: list[str]) -> ProjectVotes:
     voters = [(int(c), None) if c > 0 else (None, int(-c)) for c in codes]
     extra = np.fromiter((r[3] for r in items), dtype=np.int64, count=n_items)
     states = [r[1] for r in items]
-    return ProjectVotes(votes, vote_ids[keep], item_ids, states, extra, claims, gold, voters, keys)
+    return ProjectVotes(votes, vote_ids[keep], item_ids, states, extra, claims, item_unsure, gold, voters, keys)
 
 
-def item_votes(*, item_id: int) -> list[tuple[int, int | None, int | None, str | None]]:
-    """(vote id, user id, external id, answer key or None for a claim) of one item's current votes."""
-    t = Vote._meta.db_table
+class ItemVote(NamedTuple):
+    id: int
+    annotator: int | None  # user id
+    external: int | None  # external annotator id
+    key: str | None  # answer key, None for a claim
+    unsure: bool
+
+
+def item_votes(*, item_id: int, project_id: int) -> list[ItemVote]:
+    """One item's current votes that count (not retracted, not by a suspended annotator)."""
+    t, m, e = Vote._meta.db_table, Membership._meta.db_table, ExternalAnnotator._meta.db_table
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT v.id, v.annotator_id, v.external_id, {value_sql('v.value')} FROM {t} v WHERE v.item_id = %s "
-            f"AND v.kind = %s AND NOT EXISTS (SELECT 1 FROM {t} w WHERE w.supersedes_id = v.id) ORDER BY v.id",
-            [item_id, VoteKind.VOTE],
+            f"SELECT v.id, v.annotator_id, v.external_id, {value_sql('v.value')}, v.unsure FROM {t} v WHERE v.item_id = %s "
+            f"AND v.kind = %s AND NOT EXISTS (SELECT 1 FROM {t} w WHERE w.supersedes_id = v.id) "
+            f"AND NOT EXISTS (SELECT 1 FROM {m} m WHERE m.project_id = %s AND m.user_id = v.annotator_id "
+            f"AND m.suspended_at IS NOT NULL) "
+            f"AND NOT EXISTS (SELECT 1 FROM {e} e WHERE e.id = v.external_id AND e.suspended_at IS NOT NULL) ORDER BY v.id",
+            [item_id, VoteKind.VOTE, project_id],
         )
-        return [(r[0], r[1], r[2], key_of(r[3])) for r in cur.fetchall()]
+        return [ItemVote(r[0], r[1], r[2], key_of(r[3]), bool(r[4])) for r in cur.fetchall()]
 
 
 def insert_rows(model: type, fields: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:

@@ -20,6 +20,15 @@ class Decision(enum.IntEnum):
     REVIEW = 3  # a person decides
 
 
+class Why(enum.IntEnum):
+    """Why an item goes to review, most urgent first."""
+
+    CLAIM = 1  # an annotator says it fits no label / should not be labeled
+    UNSURE = 2  # an annotator was unsure, and the project sends those to a person
+    SPLIT = 3  # votes tied, or the best label's share is below the bar, at max votes
+    LOW_POSTERIOR = 4  # votes agree enough, but the aggregator is not confident
+
+
 @dataclass(frozen=True)
 class Thresholds:
     min_votes: int
@@ -83,3 +92,15 @@ def supported_many(
     *, label_posterior: np.ndarray, best_is_label: np.ndarray, votes: np.ndarray, t: Thresholds
 ) -> np.ndarray:
     return best_is_label & (label_posterior >= 0.5) & (votes >= t.min_votes)
+
+
+def review_reasons(
+    *, agreement: np.ndarray, tie: np.ndarray, claims: np.ndarray, unsure: np.ndarray, t: Thresholds
+) -> np.ndarray:
+    """``Why`` each item sent to review went there (meaningful only where ``decide_many`` said
+    REVIEW). ``claims`` are the real claims here, ``unsure`` the unsure votes that counted."""
+    out = np.full(len(agreement), Why.LOW_POSTERIOR, dtype=np.int8)
+    out[tie | (agreement < t.promote_agreement)] = Why.SPLIT
+    out[unsure > 0] = Why.UNSURE
+    out[claims > 0] = Why.CLAIM
+    return out

@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from annotation.models import Item, ItemState, Project
+from annotation.models import AuditEvent, Item, ItemState, Project, Vote, VoteKind
 from consensus import aggregation
-from consensus.adapters import ProjectVotes, project_votes
+from consensus.adapters import ItemVote, ProjectVotes, display_name, item_votes, project_votes
 from consensus.metrics import alpha_from_counts, value_counts
-from consensus.models import Estimate, GroundTruth
+from consensus.models import Estimate, GroundTruth, Reliability, ReviewCase
+
+UNESTIMATED_ACCURACY = 0.8  # what a vote is assumed worth before any estimate exists
 
 
 def project_label_keys(project: Project) -> list[str]:
@@ -49,6 +52,93 @@ def consensus_compute(*, project: Project, method: str = aggregation.DEFAULT_MET
 def estimate_latest(*, project_id: int) -> Estimate | None:
     """The project's newest reliability estimate, or None before the first."""
     return Estimate.objects.filter(project_id=project_id).order_by("-id").first()
+
+
+def symmetric_confusion(k: int, accuracy: float = UNESTIMATED_ACCURACY) -> np.ndarray:
+    if k < 2:
+        return np.ones((k, k))
+    m = np.full((k, k), (1 - accuracy) / (k - 1))
+    np.fill_diagonal(m, accuracy)
+    return m
+
+
+@dataclass
+class ItemConsensus:
+    """One item's current consensus from its counting votes and the latest estimate."""
+
+    votes: list[ItemVote]  # every counting vote, claims included
+    labels: list[str]  # label keys, aligned with ``posterior``
+    posterior: np.ndarray  # empty when the item has no label votes
+    shares: np.ndarray  # share of label votes per label
+    estimate: Estimate | None
+
+    @property
+    def label_votes(self) -> list[ItemVote]:
+        return [v for v in self.votes if v.key is not None]
+
+    @property
+    def claims(self) -> int:
+        return sum(v.key is None for v in self.votes)
+
+    @property
+    def unsure(self) -> int:
+        return sum(v.unsure for v in self.label_votes)
+
+    @property
+    def best(self) -> int:
+        """Index of the best label, or ``aggregation.TIE`` (also when there are no label votes)."""
+        return int(aggregation.best_labels(self.posterior[None, :])[0]) if len(self.posterior) else aggregation.TIE
+
+    @property
+    def distribution(self) -> dict[str, float]:
+        return {key: round(float(p), 6) for key, p in zip(self.labels, self.posterior, strict=False)}
+
+    @property
+    def share_of(self) -> dict[str, float]:
+        return {key: round(float(p), 6) for key, p in zip(self.labels, self.shares, strict=False)}
+
+    @property
+    def vote_ids(self) -> list[int]:
+        return [v.id for v in self.label_votes]
+
+
+def item_consensus(*, project: Project, item_id: int, estimate: Estimate | None = None) -> ItemConsensus:
+    """The item's posterior from its counting votes and the annotators' confusion matrices of
+    ``estimate`` (the latest by default); annotators without one count as the crowd's average,
+    or ``UNESTIMATED_ACCURACY`` before any estimate exists."""
+    estimate = estimate if estimate is not None else estimate_latest(project_id=project.pk)
+    votes = item_votes(item_id=item_id, project_id=project.pk)
+    label_votes = [v for v in votes if v.key is not None]
+    labels = project_label_keys(project)
+    if not label_votes:
+        return ItemConsensus(votes, labels, np.zeros(0), np.zeros(0), estimate)
+    if estimate is not None and estimate.labels[: len(labels)] == labels:
+        labels = list(estimate.labels)
+    index = {key: n for n, key in enumerate(labels)}
+    for v in label_votes:
+        if v.key not in index:
+            index[v.key] = len(labels)
+            labels.append(v.key)
+    k = len(labels)
+    fallback = symmetric_confusion(k)
+    prior = np.full(k, 1.0 / k)
+    confusions: dict[tuple[int | None, int | None], np.ndarray] = {}
+    if estimate is not None and len(estimate.labels) == k:
+        fallback = np.asarray(estimate.default_confusion)
+        prior = np.asarray(estimate.class_prior)
+        users = [v.annotator for v in label_votes if v.annotator]
+        externals = [v.external for v in label_votes if v.external]
+        rows = Reliability.objects.filter(estimate=estimate).filter(
+            Q(annotator_id__in=users) | Q(external_id__in=externals)
+        ).values_list("annotator_id", "external_id", "confusion", "weight")
+        confusions = {(u, e): (np.asarray(c), w) for u, e, c, w in rows}
+    known = [confusions.get((v.annotator, v.external), (fallback, 1.0)) for v in label_votes]
+    stack = np.stack([c for c, _ in known])
+    given = np.array([index[v.key] for v in label_votes], dtype=np.int64)
+    weights = np.array([w for _, w in known])
+    posterior = aggregation.item_posterior(np.arange(len(label_votes)), given, stack, prior, weights)
+    shares = np.bincount(given, minlength=k) / len(label_votes)
+    return ItemConsensus(votes, labels, posterior, shares, estimate)
 
 
 EXPORT_COLUMNS = (
@@ -104,3 +194,101 @@ def ground_truth_export(*, project: Project, all_items: bool = False) -> Iterato
 
 def _round(x: float | None) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), 6)
+
+
+# --- review ---------------------------------------------------------------------------------------
+
+
+def review_queue(*, project: Project, reason: str = "", label: str = "") -> QuerySet[ReviewCase]:
+    """Open review cases, highest priority then oldest, with their item and who holds them."""
+    from consensus.review import votes_with_label
+
+    cases = ReviewCase.objects.filter(project=project, resolved_at__isnull=True).select_related("item", "claimed_by")
+    if reason:
+        cases = cases.filter(reason=reason)
+    if label:
+        cases = cases.filter(Exists(votes_with_label(project=project, label=label).filter(item_id=OuterRef("item_id"))))
+    return cases.order_by("-priority", "opened_at", "id")
+
+
+def review_counts(*, project: Project) -> dict[str, int]:
+    """Open cases per reason."""
+    rows = ReviewCase.objects.filter(project=project, resolved_at__isnull=True).values("reason").annotate(n=Count("id"))
+    return {r["reason"]: r["n"] for r in rows.order_by()}
+
+
+@dataclass
+class ReviewVote:
+    id: int
+    voter: str
+    value: Any
+    unsure: bool
+    claim: str
+    claim_reason: str
+    note: str
+    seconds: float
+    created_at: Any
+    counts: bool  # False: retracted, superseded or by a suspended annotator
+    accuracy: float | None  # the voter's estimated accuracy
+    weight: float | None
+
+
+def item_votes_for_review(*, project: Project, item_id: int) -> list[ReviewVote]:
+    """Every vote on the item, newest last, with its voter's name and estimated reliability.
+    For reviewers and admins only: annotators never see other annotators' votes."""
+    counting = {v.id for v in item_votes(item_id=item_id, project_id=project.pk)}
+    estimate = estimate_latest(project_id=project.pk)
+    votes = list(
+        Vote.objects.filter(item_id=item_id, project=project, kind=VoteKind.VOTE)
+        .select_related("annotator", "external").order_by("created_at", "id")
+    )  # fmt: skip
+    rel: dict[tuple[int | None, int | None], Reliability] = {}
+    if estimate is not None and votes:
+        rel = {
+            (r.annotator_id, r.external_id): r
+            for r in Reliability.objects.filter(estimate=estimate).filter(
+                Q(annotator_id__in=[v.annotator_id for v in votes if v.annotator_id])
+                | Q(external_id__in=[v.external_id for v in votes if v.external_id])
+            )
+        }
+    out = []
+    for v in votes:
+        r = rel.get((v.annotator_id, v.external_id))
+        name = display_name(username=v.annotator.username if v.annotator else None, external_name=v.external.name if v.external else None)
+        out.append(
+            ReviewVote(
+                v.pk, name, v.value, v.unsure, v.get_claim_display() if v.claim else "", v.claim_reason, v.note,
+                v.time_spent_ms / 1000, v.created_at, v.pk in counting, r.accuracy if r else None, r.weight if r else None,
+            )  # fmt: skip
+        )
+    return out
+
+
+@dataclass
+class HistoryEntry:
+    at: Any
+    who: str
+    what: str
+
+
+def item_history(*, project: Project, item_id: int) -> list[HistoryEntry]:
+    """What happened to the item, oldest first: votes (as counts, not contents), decisions,
+    review cases and audited changes."""
+    entries: list[HistoryEntry] = []
+    item = Item.objects.get(project=project, pk=item_id)
+    entries.append(HistoryEntry(item.created_at, "", "imported"))
+    for gt in GroundTruth.objects.filter(item_id=item_id).select_related("reviewer").order_by("decided_at"):
+        who = gt.reviewer.username if gt.reviewer else gt.method
+        entries.append(HistoryEntry(gt.decided_at, who, f"ground truth {gt.label!r} ({gt.get_source_display()}, posterior {gt.posterior:.2f})"))
+        if gt.withdrawn_at:
+            entries.append(HistoryEntry(gt.withdrawn_at, "", f"ground truth {gt.label!r} withdrawn: {gt.withdrawn_reason}"))
+    for c in ReviewCase.objects.filter(item_id=item_id).select_related("resolved_by").order_by("opened_at"):
+        entries.append(HistoryEntry(c.opened_at, "", f"sent to review: {c.get_reason_display()}" + (f" ({c.detail})" if c.detail else "")))
+        if c.resolved_at:
+            who = c.resolved_by.username if c.resolved_by else ""
+            entries.append(HistoryEntry(c.resolved_at, who, f"review closed: {c.get_resolution_display()}" + (f" — {c.resolution_reason}" if c.resolution_reason else "")))
+    skip = {"ground_truth.collapsed", "ground_truth.withdrawn", "review.decided", "review.sent_back", "review.excluded"}
+    for e in AuditEvent.objects.filter(project=project, object_type="item", object_id=str(item_id)).select_related("actor"):
+        if e.verb not in skip:
+            entries.append(HistoryEntry(e.created_at, e.actor.username if e.actor else "", e.verb.replace("_", " ").replace(".", ": ")))
+    return sorted(entries, key=lambda h: h.at)

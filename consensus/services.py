@@ -14,13 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from annotation.events import broadcast_on_commit, project_group
@@ -28,112 +28,116 @@ from annotation.models import Item, ItemState, Project, Vote, VoteKind
 from annotation.queue import votes_needed
 from annotation.services import audit_record
 from consensus import aggregation, policy
-from consensus.adapters import ProjectVotes, insert_rows, item_votes, items_move
-from consensus.models import Estimate, GroundTruth, GroundTruthSource, ReestimateRequest, Reliability
-from consensus.selectors import Computed, consensus_compute, estimate_latest, project_label_keys
+from consensus.adapters import ProjectVotes, insert_rows, items_move
+from consensus.models import (
+    Estimate,
+    GroundTruth,
+    GroundTruthSource,
+    ReestimateRequest,
+    Reliability,
+    ReviewCase,
+    ReviewReason,
+    ReviewResolution,
+)
+from consensus.review import review_case_close, review_cases_open
+from consensus.selectors import (
+    UNESTIMATED_ACCURACY,
+    Computed,
+    ItemConsensus,
+    consensus_compute,
+    estimate_latest,
+    item_consensus,
+    symmetric_confusion,
+)
 
-UNESTIMATED_ACCURACY = 0.8  # what a vote is assumed worth before any estimate exists
 OPEN_STATES = (ItemState.QUEUED, ItemState.COMPLETE)
-
-
-def symmetric_confusion(k: int, accuracy: float = UNESTIMATED_ACCURACY) -> np.ndarray:
-    if k < 2:
-        return np.ones((k, k))
-    m = np.full((k, k), (1 - accuracy) / (k - 1))
-    np.fill_diagonal(m, accuracy)
-    return m
+WHY_REASON = {
+    policy.Why.CLAIM: ReviewReason.CLAIM,
+    policy.Why.UNSURE: ReviewReason.UNSURE,
+    policy.Why.SPLIT: ReviewReason.SPLIT,
+    policy.Why.LOW_POSTERIOR: ReviewReason.LOW_POSTERIOR,
+}
+# Cases the policy opened, which it may also close when the votes that count change.
+POLICY_REASONS = (ReviewReason.SPLIT, ReviewReason.LOW_POSTERIOR, ReviewReason.UNSURE, ReviewReason.CLAIM)
 
 
 # --- one item, after a vote ---------------------------------------------------------------------
 
 
-def item_posterior(
-    *, project: Project, votes: list[tuple[int, int | None, int | None, Any]], estimate: Estimate | None
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(label keys, posterior, vote shares) of one item from its label votes."""
-    labels = project_label_keys(project)
-    if estimate is not None and estimate.labels[: len(labels)] == labels:
-        labels = list(estimate.labels)
-    index = {key: n for n, key in enumerate(labels)}
-    for _, _, _, key in votes:
-        if key not in index:
-            index[key] = len(labels)
-            labels.append(key)
-    k = len(labels)
-    fallback = symmetric_confusion(k)
-    prior = np.full(k, 1.0 / k)
-    confusions: dict[tuple[int | None, int | None], np.ndarray] = {}
-    if estimate is not None and len(estimate.labels) == k:
-        fallback = np.asarray(estimate.default_confusion)
-        prior = np.asarray(estimate.class_prior)
-        users = [u for _, u, _, _ in votes if u]
-        externals = [e for _, _, e, _ in votes if e]
-        rows = Reliability.objects.filter(estimate=estimate).filter(
-            Q(annotator_id__in=users) | Q(external_id__in=externals)
-        ).values_list("annotator_id", "external_id", "confusion")
-        confusions = {(u, e): np.asarray(c) for u, e, c in rows}
-    stack = np.stack([confusions.get((u, e), fallback) for _, u, e, _ in votes]) if votes else np.zeros((0, k, k))
-    given = np.array([index[key] for _, _, _, key in votes], dtype=np.int64)
-    posterior = aggregation.item_posterior(np.arange(len(votes)), given, stack, prior)
-    shares = np.bincount(given, minlength=k) / max(len(votes), 1)
-    return labels, posterior, shares
+def item_decide(
+    *, project: Project, item_id: int, vote_id: int | None = None, reconsider: bool = False, actor: Any = None,
+    cause: str = "",
+) -> str:  # fmt: skip
+    """Decide one item from its counting votes and return its state. Expects the caller to hold
+    the item's row lock (``vote_cast`` and ``vote_undo`` do).
 
-
-def item_decide(*, project: Project, item_id: int, vote_id: int | None = None) -> str:
-    """Decide one item from its current votes and return its state. Expects the caller to hold the item's row lock
-    (``vote_cast`` and ``vote_undo`` do)."""
+    ``reconsider`` is for when votes start or stop counting (an annotator suspended or
+    reinstated; ``cause`` says which): an item in review whose case the policy opened and no
+    reviewer holds is decided again, and consensus ground truth left without the votes it
+    needs is withdrawn to the queue (audited) instead of going to review."""
     item = Item.objects.only("state", "gold", "extra_votes", "votes_count").get(pk=item_id)
     estimate = estimate_latest(project_id=project.pk)
     if vote_id is not None:
         _maybe_request_reestimate(project, vote_id, estimate)
-    if item.gold is not None or item.state in (ItemState.EXCLUDED, ItemState.REVIEW):
-        return item.state  # gold stays a honeypot; review is a person's call
-    all_votes = item_votes(item_id=item_id)
-    votes = [v for v in all_votes if v[3] is not None]
-    claims = len(all_votes) - len(votes)
-    t = policy.Thresholds.of(project)
-    if not votes:
-        labels, posterior, shares = project_label_keys(project), np.zeros(0), np.zeros(0)
-    else:
-        labels, posterior, shares = item_posterior(project=project, votes=votes, estimate=estimate)
-    best = aggregation.best_labels(posterior[None, :])[0] if len(posterior) else aggregation.TIE
+    if item.gold is not None or item.state == ItemState.EXCLUDED:
+        return item.state  # gold stays a honeypot
     now = timezone.now()
+    case = None
+    if item.state == ItemState.REVIEW:
+        case = ReviewCase.objects.filter(item_id=item_id, resolved_at__isnull=True).first()
+        held = case is not None and case.claimed_by_id is not None and case.claim_expires_at > now
+        if not reconsider or case is None or case.reason not in POLICY_REASONS or held:
+            return item.state  # review is a person's call
+    c = item_consensus(project=project, item_id=item_id, estimate=estimate)
+    t = policy.Thresholds.of(project)
+    claims, unsure = c.claims, (c.unsure if project.review_unsure else 0)
+    best, n_label = c.best, len(c.label_votes)
+    needed = votes_needed(min_votes=project.min_votes, extra_votes=item.extra_votes)
     if item.state == ItemState.GROUND_TRUTH:
         current = GroundTruth.objects.filter(item_id=item_id, withdrawn_at__isnull=True).first()
         if current is None or current.source != GroundTruthSource.CONSENSUS:
             return item.state
-        at = labels.index(current.label) if current.label in labels else -1
+        if reconsider and n_label + claims < needed:
+            _withdraw(project, item_id, current, actor=actor, why=cause, now=now)
+            return ItemState.QUEUED
+        at = c.labels.index(current.label) if current.label in c.labels else -1
         if policy.still_supported(
-            label_posterior=float(posterior[at]) if at >= 0 else 0.0, best_is_label=bool(best == at),
-            votes=len(votes), t=t,
+            label_posterior=float(c.posterior[at]) if at >= 0 else 0.0, best_is_label=bool(best == at), votes=n_label, t=t,
         ):  # fmt: skip
             return item.state
-        _collapse(project, [(item_id, current, labels[best] if best >= 0 else None, float(posterior.max()))], now)
+        _collapse(project, [(item_id, current, c.labels[best] if best >= 0 else None, float(c.posterior.max()))], now)
         return ItemState.REVIEW
-    needed = votes_needed(min_votes=project.min_votes, max_votes=project.max_votes, extra_votes=item.extra_votes)
+    agreement = float(c.shares[best]) if best >= 0 else 0.0
     decision = policy.decide(
-        posterior=float(posterior.max()) if len(posterior) else 0.0,
-        agreement=float(shares[best]) if best >= 0 else 0.0,
-        votes=len(votes) + claims, needed=needed, tie=bool(best == aggregation.TIE), claims=claims, t=t,
+        posterior=float(c.posterior.max()) if n_label else 0.0, agreement=agreement, votes=n_label + claims,
+        needed=needed, tie=bool(best == aggregation.TIE), claims=claims + unsure, t=t,
     )  # fmt: skip
+    if case is not None:  # reconsidering a policy case
+        if decision == policy.Decision.REVIEW:
+            return item.state
+        review_case_close(case=case, resolution=ReviewResolution.REDECIDED, actor=actor, reason=cause, now=now)
     state = item.state
     if decision == policy.Decision.PROMOTE:
         state = ItemState.GROUND_TRUTH
         GroundTruth.objects.create(
-            project=project, item_id=item_id, label=labels[best], source=GroundTruthSource.CONSENSUS,
+            project=project, item_id=item_id, label=c.labels[best], source=GroundTruthSource.CONSENSUS,
             method=estimate.method if estimate else "dawid_skene", params=_params(estimate),
-            posterior=float(posterior[best]), distribution=_distribution(labels, posterior),
-            agreement=float(shares[best]), votes=[v[0] for v in votes],
+            posterior=float(c.posterior[best]), distribution=c.distribution, agreement=agreement, votes=c.vote_ids,
             rulebook_version_id=project.current_rulebook_id, decided_at=now,
         )  # fmt: skip
         Item.objects.filter(pk=item_id).update(state=state)
     elif decision == policy.Decision.MORE:
-        Item.objects.filter(pk=item_id).update(extra_votes=len(votes) + claims - project.min_votes + 1, state=ItemState.QUEUED)
+        Item.objects.filter(pk=item_id).update(extra_votes=n_label + claims - project.min_votes + 1, state=ItemState.QUEUED)
         state = ItemState.QUEUED
     elif decision == policy.Decision.REVIEW:
         state = ItemState.REVIEW
         Item.objects.filter(pk=item_id).update(state=state)
-    elif item.state == ItemState.COMPLETE:
+        why = policy.review_reasons(
+            agreement=np.array([agreement]), tie=np.array([best == aggregation.TIE]), claims=np.array([claims]),
+            unsure=np.array([unsure]), t=t,
+        )[0]  # fmt: skip
+        review_cases_open(project=project, cases=[(item_id, WHY_REASON[policy.Why(why)], _detail(c))], now=now)
+    elif item.state in (ItemState.COMPLETE, ItemState.REVIEW):
         state = ItemState.QUEUED
         Item.objects.filter(pk=item_id).update(state=state)
     if state != item.state:
@@ -141,22 +145,37 @@ def item_decide(*, project: Project, item_id: int, vote_id: int | None = None) -
     return state
 
 
+def _detail(c: ItemConsensus) -> str:
+    """A line for the review queue: the votes per label and the posterior of the best one."""
+    counts = Counter(v.key for v in c.label_votes)
+    parts = [f"{key} {n}" for key, n in counts.most_common()]
+    if c.claims:
+        parts.append(f"{c.claims} claim" + ("s" if c.claims > 1 else ""))
+    top = f"; posterior {float(c.posterior.max()):.2f}" if len(c.posterior) else ""
+    return f"{len(c.votes)} votes: " + ", ".join(parts) + top
+
+
+def _withdraw(project: Project, item_id: int, current: GroundTruth, *, actor: Any, why: str, now: dt.datetime) -> None:
+    """Ground truth whose votes no longer count: withdrawn, and the item back to the queue."""
+    GroundTruth.objects.filter(pk=current.pk).update(withdrawn_at=now, withdrawn_reason=why or "Its votes stopped counting.")
+    Item.objects.filter(pk=item_id).update(state=ItemState.QUEUED)
+    audit_record(
+        actor=actor, project=project, verb="ground_truth.withdrawn", obj=Item(pk=item_id),
+        before={"label": current.label, "posterior": current.posterior}, after={"state": ItemState.QUEUED, "reason": why},
+    )  # fmt: skip
+    broadcast_on_commit(project_group(project.pk), {"type": "item.decided", "item": item_id, "state": ItemState.QUEUED})
+
+
 def item_undone(*, project: Project, item_id: int, actor: Any) -> str:
     """A vote on the item was undone. If the item had been promoted on it, its ground truth is
     withdrawn (audited) and it goes back to the queue for the vote it lost; otherwise the item
     is decided again. Returns its state. Expects the caller to hold the item's row lock."""
-    now = timezone.now()
     current = GroundTruth.objects.filter(
         item_id=item_id, withdrawn_at__isnull=True, source=GroundTruthSource.CONSENSUS
     ).first()
     if current is None:
         return item_decide(project=project, item_id=item_id)
-    GroundTruth.objects.filter(pk=current.pk).update(withdrawn_at=now, withdrawn_reason="A vote it rested on was undone.")
-    Item.objects.filter(pk=item_id).update(state=ItemState.QUEUED)
-    audit_record(
-        actor=actor, project=project, verb="ground_truth.withdrawn", obj=Item(pk=item_id),
-        before={"label": current.label, "posterior": current.posterior}, after={"state": ItemState.QUEUED, "reason": "undo"},
-    )  # fmt: skip
+    _withdraw(project, item_id, current, actor=actor, why="A vote it rested on was undone.", now=timezone.now())
     return ItemState.QUEUED
 
 
@@ -172,6 +191,11 @@ def _distribution(labels: list[str], posterior: np.ndarray) -> dict[str, float]:
 
 def _collapse(project: Project, rows: list[tuple[int, GroundTruth, str | None, float]], now: dt.datetime) -> None:
     """Ground truth whose support collapsed: withdrawn, item to review, one audit event each."""
+    review_cases_open(
+        project=project, now=now,
+        cases=[(i, ReviewReason.COLLAPSED, f"was {gt.label!r} at {gt.posterior:.2f}; best now {b!r} at {p:.2f}")
+               for i, gt, b, p in rows],
+    )  # fmt: skip
     for item_id, current, best, posterior in rows:
         GroundTruth.objects.filter(pk=current.pk).update(
             withdrawn_at=now, withdrawn_reason=f"Support collapsed: best label now {best!r} at {posterior:.2f}."
@@ -197,6 +221,11 @@ def _maybe_request_reestimate(project: Project, vote_id: int, estimate: Estimate
             return
     elif vote_id - estimate.last_vote_id < every:
         return
+    reestimate_request(project=project)
+
+
+def reestimate_request(*, project: Project) -> None:
+    """Enqueue a project-wide re-estimation when the transaction commits, unless one is pending."""
     ReestimateRequest.objects.get_or_create(project=project)
     claimed = ReestimateRequest.objects.filter(project=project, pending=False).update(
         pending=True, requested_at=timezone.now()
@@ -205,7 +234,6 @@ def _maybe_request_reestimate(project: Project, vote_id: int, estimate: Estimate
         from consensus.tasks import reestimate_task
 
         transaction.on_commit(lambda: reestimate_task.enqueue(project.pk))
-
 
 
 @dataclass
@@ -240,14 +268,16 @@ def consensus_reestimate(*, project: Project, method: str = aggregation.DEFAULT_
     states = np.array(pv.item_states, dtype=object)
     is_gold = pv.gold != aggregation.NO_GOLD
     total_votes = c.n_votes + pv.item_claims
-    needed = np.minimum(project.min_votes + pv.item_extra, project.max_votes)
+    needed = project.min_votes + pv.item_extra
+    unsure = pv.item_unsure if project.review_unsure else np.zeros_like(pv.item_claims)
     tie = result.best == aggregation.TIE
     best = np.maximum(result.best, 0)
     best_post = result.posterior[np.arange(len(best)), best] if len(best) else np.zeros(0)
     decisions = policy.decide_many(
         posterior=best_post, agreement=np.nan_to_num(c.agreement), votes=total_votes, needed=needed,
-        tie=tie, claims=pv.item_claims, t=t,
+        tie=tie, claims=pv.item_claims + unsure, t=t,
     )  # fmt: skip
+    why = policy.review_reasons(agreement=np.nan_to_num(c.agreement), tie=tie, claims=pv.item_claims, unsure=unsure, t=t)
     open_ = np.isin(states, OPEN_STATES) & ~is_gold
     now = timezone.now()
     summary = Summary(items=len(pv.item_ids), votes=len(pv.votes.item), alpha=_finite(c.alpha), method=method)
@@ -259,7 +289,7 @@ def consensus_reestimate(*, project: Project, method: str = aggregation.DEFAULT_
         review = np.flatnonzero(open_ & (decisions == policy.Decision.REVIEW))
         summary.promoted = _promote(project, c, estimate, promote, best, now)
         summary.need_more = _ask_more(pv, more, total_votes, project.min_votes)
-        summary.review = _to_review(pv, review)
+        summary.review = _to_review(project, c, review, why, now)
         summary.collapsed = _check_promoted(project, c, states, best, now)
         summary.ground_truth = GroundTruth.objects.filter(project=project, withdrawn_at__isnull=True).count()
         summary.iterations, summary.converged = result.iterations, result.converged
@@ -292,16 +322,21 @@ def _store_estimate(project: Project, c: Computed, last_vote: int, seconds: floa
         iterations=result.iterations, converged=result.converged, alpha=_finite(c.alpha), seconds=seconds,
     )  # fmt: skip
     consensus_best = result.best[pv.votes.item]
-    agree = np.bincount(
-        pv.votes.annotator, weights=(pv.votes.label == consensus_best), minlength=pv.votes.n_annotators
-    )
+    decided = consensus_best >= 0
+    n_voters = pv.votes.n_annotators
+    agree = np.bincount(pv.votes.annotator, weights=(pv.votes.label == consensus_best), minlength=n_voters)
+    compared = np.bincount(pv.votes.annotator[decided], minlength=n_voters)
+    answers = np.zeros((n_voters, k), dtype=np.int64)
+    np.add.at(answers, (pv.votes.annotator, pv.votes.label), 1)
     accuracy = result.accuracy()
+    weights = result.weights if result.weights is not None else np.ones(n_voters)
     Reliability.objects.bulk_create(
         [
             Reliability(
                 estimate=estimate, annotator_id=u, external_id=e, confusion=_rounded(result.confusion[n]),
                 accuracy=float(accuracy[n]), votes=int(per_voter[n]),
-                agreement=float(agree[n] / per_voter[n]) if per_voter[n] else None,
+                agreement=float(agree[n] / compared[n]) if compared[n] else None, compared=int(compared[n]),
+                answers=answers[n].tolist(), weight=round(float(weights[n]), 6),
             )  # fmt: skip
             for n, (u, e) in enumerate(pv.voters)
         ],
@@ -358,8 +393,19 @@ def _ask_more(pv: ProjectVotes, idx: np.ndarray, total_votes: np.ndarray, min_vo
     return len(items_move(item_ids=pv.item_ids[idx].tolist(), to_state=ItemState.QUEUED, from_states=OPEN_STATES, extra=extra))
 
 
-def _to_review(pv: ProjectVotes, idx: np.ndarray) -> int:
-    return len(items_move(item_ids=pv.item_ids[idx].tolist(), to_state=ItemState.REVIEW, from_states=OPEN_STATES))
+def _to_review(project: Project, c: Computed, idx: np.ndarray, why: np.ndarray, now: dt.datetime) -> int:
+    pv = c.pv
+    moved = set(items_move(item_ids=pv.item_ids[idx].tolist(), to_state=ItemState.REVIEW, from_states=OPEN_STATES))
+    best = c.result.best
+    cases = [
+        (int(pv.item_ids[i]), WHY_REASON[policy.Why(why[i])],
+         f"{int(c.n_votes[i])} votes; best {pv.labels[best[i]] if best[i] >= 0 else 'tied'}, "
+         f"agreement {np.nan_to_num(c.agreement[i]):.2f}, posterior {c.result.posterior[i].max():.2f}")
+        for i in idx.tolist()
+        if int(pv.item_ids[i]) in moved
+    ]  # fmt: skip
+    review_cases_open(project=project, cases=cases, now=now)
+    return len(moved)
 
 
 def _check_promoted(project: Project, c: Computed, states: np.ndarray, best: np.ndarray, now: dt.datetime) -> int:

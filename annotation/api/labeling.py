@@ -114,6 +114,15 @@ class VoteInSerializer(serializers.Serializer):
 class VoteResultSerializer(serializers.Serializer):
     vote = VoteOutSerializer()
     next = AssignmentSerializer(allow_null=True)
+    feedback = inline_serializer(
+        "GoldFeedback",
+        {
+            "correct": serializers.BooleanField(),
+            "labels": serializers.ListField(child=serializers.DictField(), help_text="Rulebook entry of each right label."),
+        },
+        allow_null=True,
+        help_text="Only after a gold (check) item, and only when the project gives gold feedback.",
+    )
 
 
 class UndoInSerializer(serializers.Serializer):
@@ -182,7 +191,7 @@ class VoteCastApi(APIView):
                 project=access.project, annotator=request.user, item_id=item_id, exclude=tuple(want_next["exclude"]), **data
             )
         return Response(
-            {"vote": vote_data(result.vote), "next": assignment_data(next_lease, slug)},
+            {"vote": vote_data(result.vote), "next": assignment_data(next_lease, slug), "feedback": result.feedback},
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 

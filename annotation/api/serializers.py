@@ -24,7 +24,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         fields = [
             "id", "name", "slug", "description", "item_kind", "question_type",
             "min_votes", "max_votes", "promote_posterior", "promote_agreement",
-            "gold_rate", "lease_seconds", "created_at",
+            "gold_rate", "lease_seconds", "review_unsure", "gold_feedback", "min_gold_accuracy", "created_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -58,6 +58,9 @@ class ProjectSettingsSerializer(StrictSerializer):
     promote_agreement = serializers.FloatField(min_value=0, max_value=1, required=False)
     gold_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
     lease_seconds = serializers.IntegerField(min_value=10, max_value=86400, required=False)
+    review_unsure = serializers.BooleanField(required=False)
+    gold_feedback = serializers.BooleanField(required=False)
+    min_gold_accuracy = serializers.FloatField(min_value=0, max_value=1, required=False)
 
 
 class ProjectCreateSerializer(ProjectSettingsSerializer):

@@ -21,9 +21,9 @@ def test_share_of_gold_stays_within_one_item_of_the_rate(rate, n):
     assert abs(gold - n * rate) <= 1
 
 
-def test_votes_needed_is_min_plus_extra_capped_at_max():
+def test_votes_needed_is_min_plus_extra():
     from annotation.queue import votes_needed
 
-    assert votes_needed(min_votes=3, max_votes=5, extra_votes=0) == 3
-    assert votes_needed(min_votes=3, max_votes=5, extra_votes=1) == 4
-    assert votes_needed(min_votes=3, max_votes=5, extra_votes=7) == 5
+    assert votes_needed(min_votes=3, extra_votes=0) == 3
+    assert votes_needed(min_votes=3, extra_votes=1) == 4
+    assert votes_needed(min_votes=3, extra_votes=3) == 6  # a reviewer sent it back past max_votes

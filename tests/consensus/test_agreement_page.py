@@ -211,7 +211,7 @@ def test_multiple_choice_answers_count_for_each_of_their_labels():
     votes = metrics.Votes(item, np.array([0, 1] * 3), label, n_items=3, n_annotators=2, n_labels=3)
     pv = adapters.ProjectVotes(
         votes, np.arange(6), np.arange(3), ["queued"] * 3, np.zeros(3, int), np.zeros(3, int),
-        np.full(3, -1), [(None, 1), (None, 2)], answers,
+        np.zeros(3, int), np.full(3, -1), [(None, 1), (None, 2)], answers,
     )  # fmt: skip
     chart = reports.label_alpha_chart(pv=pv, rulebook_labels=[{"key": "a", "name": "A", "color": "#123456"}])
     assert [(b.key, b.name, b.color, b.votes) for b in chart.bars] == [

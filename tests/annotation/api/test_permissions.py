@@ -136,6 +136,10 @@ PAGES = [
     ("/p/{slug}/items/", "reviewer"),
     ("/p/{slug}/items/{item_id}/", "reviewer"),
     ("/p/{slug}/agreement/", "reviewer"),
+    ("/p/{slug}/review/", "reviewer"),
+    ("/p/{slug}/review/{item_id}/", "reviewer"),
+    ("/p/{slug}/annotators/", "reviewer"),
+    ("/p/{slug}/me/", "annotator"),
     ("/p/{slug}/settings/", "admin"),
     ("/p/{slug}/members/", "admin"),
     ("/p/{slug}/rulebook/edit/", "admin"),
@@ -178,6 +182,43 @@ def test_posting_to_admin_pages_changes_nothing(world, role):
     world.team.project.refresh_from_db()
     assert world.team.project.name != "Hijacked"
     assert not world.team.project.memberships.filter(user__username="intruder").exists()
+
+
+@pytest.mark.parametrize("role", ["reviewer", "annotator", "outsider"])
+def test_only_admins_suspend_and_only_reviewers_decide(world, role):
+    from consensus.models import GroundTruth, ReviewCase
+
+    client = page_client(world.team.user(role))
+    slug, project = world.team.project.slug, world.team.project
+    target = world.team.annotator
+    response = client.post(f"/p/{slug}/annotators/u{target.pk}/suspend/", {"reason": "take over"})
+    assert response.status_code == (404 if role == "outsider" else 403)
+    assert not project.memberships.filter(user=target, suspended_at__isnull=False).exists()
+    # Review actions: annotators and outsiders cannot claim or decide anything.
+    if role != "reviewer":
+        assert client.post(f"/p/{slug}/review/claim/", {}).status_code == (404 if role == "outsider" else 403)
+        assert client.post(f"/p/{slug}/review/{world.item.pk}/decide/", {"label": "cat", "reason": "x"}).status_code == (
+            404 if role == "outsider" else 403
+        )
+        assert not GroundTruth.objects.filter(item=world.item).exists() and not ReviewCase.objects.filter(claimed_by__isnull=False).exists()
+
+
+def test_annotators_do_not_see_other_annotators_votes_anywhere(world):
+    """The only vote an annotator's pages and API ever show them is their own."""
+    from annotation import labeling
+    from annotation.models import Vote
+
+    other = world.team.reviewer  # votes like an annotator would
+    Vote.objects.create(project=world.team.project, item=world.item, annotator=other, rulebook_version=world.team.project.current_rulebook,
+                        value="secret-label-xyz", client_id="other-1", created_at=world.item.created_at)  # fmt: skip
+    client = page_client(world.team.annotator)
+    slug = world.team.project.slug
+    for path in (f"/p/{slug}/", f"/p/{slug}/label/", f"/p/{slug}/me/", f"/p/{slug}/rulebook/"):
+        assert b"secret-label-xyz" not in client.get(path).content, path
+    api = api_client(world.team.annotator)
+    lease = labeling.item_lease_next(project=world.team.project, annotator=world.team.annotator)
+    body = api.post(f"/api/projects/{slug}/next/", {"exclude": []}, format="json").content
+    assert lease is None or b"secret-label-xyz" not in body
 
 
 def test_api_token_authentication(world):

@@ -1,0 +1,80 @@
+"""Suspending and reinstating an annotator, through the services: decisions change and change back."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotation import labeling
+from annotation.exceptions import Conflict, Suspended, ValidationFailed
+from annotation.models import AuditEvent, Item, ItemState, Lease, LeaseStatus
+from consensus.annotators import annotator_reinstate, annotator_suspend
+from consensus.models import GroundTruth, ReviewCase
+from tests.annotation.test_labeling import add_items, annotators, vote
+
+
+@pytest.fixture
+def ready(team):
+    from tests.conftest import publish
+
+    publish(team, "cat", "dog")
+    team.project.min_votes, team.project.max_votes, team.project.gold_rate = 3, 3, 0
+    team.project.save()
+    return team
+
+
+def answer(team, user, item, label):
+    lease = labeling.item_lease_next(project=team.project, annotator=user)
+    assert lease.item_id == item.pk
+    vote(team, user, lease, value=label)
+
+
+def states(*items):
+    return [Item.objects.get(pk=i.pk).state for i in items]
+
+
+def test_suspending_and_reinstating_changes_decisions_and_back_with_an_audit_entry_each(ready):
+    a, b, s = annotators(ready, 3)
+    split, agreed = add_items(ready.project, 2)
+    for user, label in ((a, "cat"), (b, "cat"), (s, "dog")):
+        answer(ready, user, split, label)
+    for user in (a, b, s):
+        answer(ready, user, agreed, "cat")
+    assert states(split, agreed) == [ItemState.REVIEW, ItemState.GROUND_TRUTH]
+
+    result = annotator_suspend(project=ready.project, actor=ready.admin, user_id=s.pk, reason="random answers")
+    # Without s, both items have 2 of the 3 votes they need: back to the queue, ground truth withdrawn.
+    assert states(split, agreed) == [ItemState.QUEUED, ItemState.QUEUED]
+    assert result.items == 2 and result.changed == {"review→queued": 1, "ground_truth→queued": 1}
+    assert not ReviewCase.objects.filter(item=split, resolved_at__isnull=True).exists()
+    withdrawn = GroundTruth.objects.get(item=agreed)
+    assert withdrawn.withdrawn_at is not None and "suspended" in withdrawn.withdrawn_reason
+    assert AuditEvent.objects.filter(verb="annotator.suspended", actor=ready.admin).count() == 1
+    with pytest.raises(Suspended):
+        labeling.item_lease_next(project=ready.project, annotator=s)
+
+    back = annotator_reinstate(project=ready.project, actor=ready.admin, user_id=s.pk)
+    assert states(split, agreed) == [ItemState.REVIEW, ItemState.GROUND_TRUTH]
+    assert back.changed == {"queued→review": 1, "queued→ground_truth": 1}
+    assert GroundTruth.objects.filter(item=agreed, withdrawn_at__isnull=True).count() == 1
+    assert AuditEvent.objects.filter(verb="annotator.reinstated", actor=ready.admin).count() == 1
+    assert Item.objects.get(pk=split.pk).votes.count() == 3  # no vote was touched
+
+
+def test_suspension_releases_held_items(ready):
+    (s,) = annotators(ready, 1)
+    (item,) = add_items(ready.project, 1)
+    labeling.item_lease_next(project=ready.project, annotator=s)
+    assert Item.objects.get(pk=item.pk).leased_count == 1
+    result = annotator_suspend(project=ready.project, actor=ready.admin, user_id=s.pk, reason="r")
+    assert result.leases_released == 1 and Item.objects.get(pk=item.pk).leased_count == 0
+    assert Lease.objects.get(item=item).status == LeaseStatus.RELEASED
+
+
+def test_suspension_needs_a_reason_and_spares_admins(ready):
+    (s,) = annotators(ready, 1)
+    with pytest.raises(ValidationFailed):
+        annotator_suspend(project=ready.project, actor=ready.admin, user_id=s.pk, reason="  ")
+    with pytest.raises(Conflict):
+        annotator_suspend(project=ready.project, actor=ready.admin, user_id=ready.admin.pk, reason="r")
+    with pytest.raises(Conflict):
+        annotator_reinstate(project=ready.project, actor=ready.admin, user_id=s.pk)
