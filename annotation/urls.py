@@ -14,6 +14,11 @@ urlpatterns = [
     path("p/<slug:slug>/rulebook/v<int:number>/", views.rulebook_view, name="rulebook-version"),
     path("p/<slug:slug>/rulebook/edit/", views.rulebook_edit, name="rulebook-edit"),
     path("p/<slug:slug>/rulebook/history/", views.rulebook_history, name="rulebook-history"),
+    path(
+        "p/<slug:slug>/rulebook/notes/<int:note_id>/resolve/",
+        views.clarification_resolve,
+        name="clarification-resolve",
+    ),
     path("p/<slug:slug>/import/", views.import_page, name="import"),
     path("p/<slug:slug>/import/votes/", views.import_votes_page, name="import-votes"),
     path("p/<slug:slug>/imports/<int:job_id>/", views.import_job, name="import-job"),
@@ -29,4 +34,18 @@ urlpatterns = [
         name="agreement-reestimate",
     ),
     path("p/<slug:slug>/label/", views.label_page, name="label"),
+    path("p/<slug:slug>/review/", consensus_views.review_queue_page, name="review"),
+    path("p/<slug:slug>/review/claim/", consensus_views.review_claim_view, name="review-claim"),
+    path("p/<slug:slug>/review/<int:item_id>/", consensus_views.review_item_page, name="review-item"),
+    path(
+        "p/<slug:slug>/review/<int:item_id>/<slug:action>/", consensus_views.review_act, name="review-act"
+    ),
+    path("p/<slug:slug>/items/<int:item_id>/gold/", consensus_views.item_make_gold, name="item-make-gold"),
+    path("p/<slug:slug>/annotators/", consensus_views.annotators_page, name="annotators"),
+    path(
+        "p/<slug:slug>/annotators/<str:key>/<slug:action>/",
+        consensus_views.annotator_suspension,
+        name="annotator-suspension",
+    ),
+    path("p/<slug:slug>/me/", consensus_views.my_work_page, name="my-work"),
 ]

@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from consensus import review
 from consensus.importing import votes_import
 
 from . import imports, selectors, services
@@ -285,8 +286,16 @@ def rulebook_edit(request: HttpRequest, access: selectors.ProjectAccess) -> Http
         request,
         "annotation/rulebook_edit.html",
         _ctx(access, form=form, formset=formset, draft=draft, current=current, palette=rb.PALETTE,
-             based_on=draft.updated_at.isoformat()),
+             based_on=draft.updated_at.isoformat(), notes=selectors.clarification_notes_open(project=project)),
     )
+
+
+@project_page(Role.ADMIN)
+@require_http_methods(["POST"])
+def clarification_resolve(request: HttpRequest, access: selectors.ProjectAccess, note_id: int) -> HttpResponse:
+    review.clarification_resolve(project=access.project, actor=request.user, note_id=note_id)
+    messages.success(request, "Note marked resolved.")
+    return redirect("rulebook-edit", slug=access.project.slug)
 
 
 @project_page()
@@ -392,7 +401,8 @@ def item_list(request: HttpRequest, access: selectors.ProjectAccess) -> HttpResp
 @project_page(Role.REVIEWER)
 def item_detail(request: HttpRequest, access: selectors.ProjectAccess, item_id: int) -> HttpResponse:
     item = selectors.item_get(project=access.project, item_id=item_id)
-    return render(request, "annotation/item_detail.html", _ctx(access, item=item))
+    ground_truth = item.ground_truth.filter(withdrawn_at__isnull=True).select_related("reviewer").first()
+    return render(request, "annotation/item_detail.html", _ctx(access, item=item, ground_truth=ground_truth))
 
 
 @project_page()

@@ -1,16 +1,25 @@
-"""Server-rendered pages of consensus: the agreement page, and re-estimation from it."""
+"""Server-rendered pages of consensus: agreement, the review queue and its items, annotators'
+quality (and suspending them), and an annotator's own figures."""
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlencode
+
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from annotation.models import Role
-from annotation.selectors import ProjectAccess
+from annotation.exceptions import Conflict, NotFound, ValidationFailed
+from annotation.models import ClarificationNote, Role
+from annotation.selectors import ProjectAccess, annotator_progress, item_get
 from annotation.views import _ctx, project_page
-from consensus import reports, services
+from consensus import annotators, quality_report, reports, review, selectors, services
+from consensus.models import GroundTruth, ReviewCase, ReviewReason
 
 
 @project_page(Role.REVIEWER)
@@ -37,3 +46,194 @@ def agreement_reestimate(request: HttpRequest, access: ProjectAccess) -> HttpRes
             f"{s.promoted} promoted, {s.need_more} need more votes, {s.review} sent to review.",
         )
     return redirect("agreement", slug=project.slug)
+
+
+# --- review ---------------------------------------------------------------------------------------
+
+
+def _filters(data: Any, prefix: str = "") -> dict[str, str]:
+    """The queue's filters from a query string, or from a review form (``prefix`` "filter_")."""
+    reason = data.get(prefix + "reason", "")
+    return {
+        "reason": reason if reason in ReviewReason.values else "",
+        "label": str(data.get(prefix + "label", ""))[:60],
+    }
+
+
+def _query(filters: dict[str, str]) -> str:
+    q = urlencode({k: v for k, v in filters.items() if v})
+    return f"?{q}" if q else ""
+
+
+@project_page(Role.REVIEWER)
+def review_queue_page(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
+    project = access.project
+    filters = _filters(request.GET)
+    page = Paginator(selectors.review_queue(project=project, **filters), 50).get_page(request.GET.get("page"))
+    now = timezone.now()
+    return render(
+        request,
+        "consensus/review_queue.html",
+        _ctx(
+            access, page=page, filters=filters, query=_query(filters), now=now,
+            reasons=ReviewReason.choices, counts=selectors.review_counts(project=project),
+            labels=project.current_rulebook.labels if project.current_rulebook else [],
+        ),
+    )  # fmt: skip
+
+
+@project_page(Role.REVIEWER)
+@require_POST
+def review_claim_view(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
+    """Claim the item named in the form, or the next one (with the queue's filters)."""
+    filters = _filters(request.POST)
+    raw = request.POST.get("item", "")
+    item_id = int(raw) if raw.isdigit() else None
+    try:
+        case = review.review_claim(project=access.project, reviewer=request.user, item_id=item_id, **filters)
+    except Conflict as exc:
+        messages.error(request, exc.message)
+        return redirect(reverse("review", args=[access.project.slug]) + _query(filters))
+    if case is None:
+        messages.info(request, "Nothing left to review" + (" with these filters." if any(filters.values()) else "."))
+        return redirect(reverse("review", args=[access.project.slug]) + _query(filters))
+    return redirect(reverse("review-item", args=[access.project.slug, case.item_id]) + _query(filters))
+
+
+@project_page(Role.REVIEWER)
+def review_item_page(request: HttpRequest, access: ProjectAccess, item_id: int) -> HttpResponse:
+    project = access.project
+    item = item_get(project=project, item_id=item_id)
+    case = ReviewCase.objects.filter(item=item, resolved_at__isnull=True).select_related("claimed_by").first()
+    now = timezone.now()
+    mine = case is not None and case.claimed_by_id == request.user.pk and case.claim_expires_at and case.claim_expires_at > now
+    holder = case.claimed_by if case is not None and case.claimed_by_id and case.claim_expires_at > now and not mine else None
+    votes = selectors.item_votes_for_review(project=project, item_id=item_id)
+    version = project.current_rulebook
+    rulebook = version.labels if version else []
+    in_play = {str(v.value) for v in votes if isinstance(v.value, str)} | {
+        str(x) for v in votes if isinstance(v.value, list) for x in v.value
+    }
+    c = selectors.item_consensus(project=project, item_id=item_id)
+    return render(
+        request,
+        "consensus/review_item.html",
+        _ctx(
+            access, item=item, case=case, mine=mine, holder=holder, votes=votes,
+            entries=[lab for lab in rulebook if lab["key"] in in_play] or rulebook, rulebook=rulebook,
+            posterior=sorted(c.distribution.items(), key=lambda kv: -kv[1]),
+            history=selectors.item_history(project=project, item_id=item_id),
+            ground_truth=GroundTruth.objects.filter(item=item, withdrawn_at__isnull=True).select_related("reviewer").first(),
+            filters=_filters(request.GET), query=_query(_filters(request.GET)),
+            notes=ClarificationNote.objects.filter(project=project, item=item).select_related("author"),
+            page_config={"slug": project.slug, "item": item.pk, "mine": bool(mine), "leaseSeconds": project.lease_seconds,
+                         "labels": [{"key": lab["key"], "hotkey": lab.get("hotkey", "")} for lab in rulebook]},
+        ),
+    )  # fmt: skip
+
+
+@project_page(Role.REVIEWER)
+@require_POST
+def review_act(request: HttpRequest, access: ProjectAccess, item_id: int, action: str) -> HttpResponse:
+    """One reviewer action on the item they hold; afterwards the next item (same filters)."""
+    project, user, post = access.project, request.user, request.POST
+    filters = _filters(post, prefix="filter_")
+    back = reverse("review-item", args=[project.slug, item_id]) + _query(filters)
+    try:
+        if action == "decide":
+            review.review_decide(project=project, reviewer=user, item_id=item_id, label=post.get("label", ""), reason=post.get("reason", ""))
+            messages.success(request, f"Ground truth set to {post.get('label')!r}.")
+        elif action == "send-back":
+            review.review_send_back(project=project, reviewer=user, item_id=item_id, reason=post.get("reason", ""))
+            messages.success(request, "Sent back for one more vote.")
+        elif action == "exclude":
+            review.review_exclude(project=project, reviewer=user, item_id=item_id, reason=post.get("reason", ""))
+            messages.success(request, "Item excluded.")
+        elif action == "note":
+            review.clarification_request(project=project, author=user, label=post.get("label", ""), text=post.get("text", ""), item_id=item_id)
+            messages.success(request, "Clarification note sent to the admins.")
+            return redirect(back)
+        elif action == "release":
+            review.review_release(project=project, reviewer=user, item_id=item_id)
+            return redirect(reverse("review", args=[project.slug]) + _query(filters))
+        elif action == "heartbeat":
+            expires = review.review_heartbeat(project=project, reviewer=user, item_id=item_id)
+            return JsonResponse({"expires_at": expires.isoformat()})
+        else:
+            raise Http404("No such action.")
+    except ValidationFailed as exc:
+        detail = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in exc.errors) or exc.message
+        messages.error(request, f"{exc.message} ({detail})" if exc.errors else exc.message)
+        return redirect(back)
+    except (Conflict, NotFound) as exc:
+        if action == "heartbeat":
+            return JsonResponse({"detail": exc.message, "code": exc.code}, status=409)
+        messages.error(request, exc.message)
+        return redirect(back)
+    nxt = review.review_claim(project=project, reviewer=user, **filters)
+    if nxt is None:
+        return redirect(reverse("review", args=[project.slug]) + _query(filters))
+    return redirect(reverse("review-item", args=[project.slug, nxt.item_id]) + _query(filters))
+
+
+@project_page(Role.REVIEWER)
+@require_POST
+def item_make_gold(request: HttpRequest, access: ProjectAccess, item_id: int) -> HttpResponse:
+    try:
+        item = review.gold_from_ground_truth(project=access.project, actor=request.user, item_id=item_id)
+        messages.success(request, f"The item is now gold with {item.gold!r}.")
+    except Conflict as exc:
+        messages.error(request, exc.message)
+    return redirect("item", slug=access.project.slug, item_id=item_id)
+
+
+# --- annotators ----------------------------------------------------------------------------------
+
+
+@project_page(Role.REVIEWER)
+def annotators_page(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
+    report = quality_report.annotator_quality(project=access.project)
+    return render(
+        request, "consensus/annotators.html",
+        _ctx(access, report=report, can_suspend=access.has(Role.ADMIN), flag_help=FLAG_HELP),
+    )  # fmt: skip
+
+
+FLAG_HELP = {
+    "low_gold": "Low gold accuracy",
+    "chance": "Agreement at chance level",
+    "fast": "Far faster than peers",
+    "constant": "Near-constant answers",
+}
+
+
+@project_page(Role.ADMIN)
+@require_POST
+def annotator_suspension(request: HttpRequest, access: ProjectAccess, key: str, action: str) -> HttpResponse:
+    """Suspend or reinstate ``key``: ``u<user id>`` (a member) or ``e<id>`` (an imported annotator)."""
+    if len(key) < 2 or key[0] not in "ue" or not key[1:].isdigit():
+        raise Http404("No such annotator.")
+    who = {"user_id": int(key[1:])} if key[0] == "u" else {"external_id": int(key[1:])}
+    try:
+        if action == "suspend":
+            s = annotators.annotator_suspend(project=access.project, actor=request.user, reason=request.POST.get("reason", ""), **who)
+        else:
+            s = annotators.annotator_reinstate(project=access.project, actor=request.user, **who)
+    except ValidationFailed as exc:
+        messages.error(request, exc.message)
+        return redirect("annotators", slug=access.project.slug)
+    except Conflict as exc:
+        messages.error(request, exc.message)
+        return redirect("annotators", slug=access.project.slug)
+    changed = ", ".join(f"{n} {k}" for k, n in s.changed.items()) or "no decision changed"
+    verb = "suspended" if s.suspended else "reinstated"
+    messages.success(request, f"{s.voter} {verb}; {s.items} items decided again: {changed}.")
+    return redirect("annotators", slug=access.project.slug)
+
+
+@project_page()
+def my_work_page(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
+    """An annotator's own progress and gold accuracy; nothing of anyone else's."""
+    own = quality_report.own_progress(project=access.project, user_id=request.user.pk)
+    progress = annotator_progress(project=access.project, annotator=request.user)
+    return render(request, "consensus/my_work.html", _ctx(access, own=own["row"], progress=progress))
