@@ -62,9 +62,11 @@ def _name(voter: Membership | ExternalAnnotator) -> str:
 
 
 def _redecide(
-    project: Project, voter: Membership | ExternalAnnotator, actor: AbstractBaseUser, cause: str
+    project: Project, voter: Membership | ExternalAnnotator, actor: AbstractBaseUser, cause: str, delta: int
 ) -> tuple[int, Counter[str], list[list[object]]]:
-    """Decide again every item the voter has a current vote on; each under its row lock."""
+    """Decide again every item the voter has a current vote on; each under its row lock. The
+    item's ``votes_count`` — the votes the queue counts toward what it needs — changes by
+    ``delta`` first, so an item that lost a vote is handed out again for a replacement."""
     votes = Vote.objects.filter(project=project, kind=VoteKind.VOTE, superseded_by__isnull=True)
     votes = votes.filter(annotator_id=voter.user_id) if isinstance(voter, Membership) else votes.filter(external=voter)
     item_ids = sorted(set(votes.values_list("item_id", flat=True)))
@@ -72,6 +74,7 @@ def _redecide(
     audited: list[list[object]] = []
     for item_id in item_ids:
         before = Item.objects.select_for_update().filter(pk=item_id).values_list("state", flat=True).get()
+        Item.objects.filter(pk=item_id).update(votes_count=F("votes_count") + delta)
         after = item_decide(project=project, item_id=item_id, reconsider=True, actor=actor, cause=cause)
         if after != before:
             changed[f"{before}→{after}"] += 1
@@ -108,7 +111,7 @@ def annotator_suspend(
             status=LeaseStatus.RELEASED, closed_at=now
         )
     name = _name(voter)
-    items, changed, audited = _redecide(project, voter, actor, f"{name} was suspended: {reason}")
+    items, changed, audited = _redecide(project, voter, actor, f"{name} was suspended: {reason}", -1)
     audit_record(
         actor=actor, project=project, verb="annotator.suspended", obj=voter,
         after={"annotator": name, "reason": reason, "leases_released": released, "items_redecided": items,
@@ -130,7 +133,7 @@ def annotator_reinstate(
     was = voter.suspended_reason
     type(voter).objects.filter(pk=voter.pk).update(suspended_at=None, suspended_reason="")
     name = _name(voter)
-    items, changed, audited = _redecide(project, voter, actor, f"{name} was reinstated")
+    items, changed, audited = _redecide(project, voter, actor, f"{name} was reinstated", +1)
     audit_record(
         actor=actor, project=project, verb="annotator.reinstated", obj=voter,
         before={"reason": was}, after={"annotator": name, "items_redecided": items, "changed": dict(changed), "items": audited},

@@ -51,6 +51,7 @@ def test_suspending_and_reinstating_changes_decisions_and_back_with_an_audit_ent
     assert AuditEvent.objects.filter(verb="annotator.suspended", actor=ready.admin).count() == 1
     with pytest.raises(Suspended):
         labeling.item_lease_next(project=ready.project, annotator=s)
+    assert [Item.objects.get(pk=i.pk).votes_count for i in (split, agreed)] == [2, 2]  # a replacement is owed
 
     back = annotator_reinstate(project=ready.project, actor=ready.admin, user_id=s.pk)
     assert states(split, agreed) == [ItemState.REVIEW, ItemState.GROUND_TRUTH]
@@ -58,6 +59,17 @@ def test_suspending_and_reinstating_changes_decisions_and_back_with_an_audit_ent
     assert GroundTruth.objects.filter(item=agreed, withdrawn_at__isnull=True).count() == 1
     assert AuditEvent.objects.filter(verb="annotator.reinstated", actor=ready.admin).count() == 1
     assert Item.objects.get(pk=split.pk).votes.count() == 3  # no vote was touched
+    assert [Item.objects.get(pk=i.pk).votes_count for i in (split, agreed)] == [3, 3]
+
+
+def test_an_item_that_lost_a_suspended_vote_gets_a_replacement(ready):
+    a, b, s, d = annotators(ready, 4)
+    (item,) = add_items(ready.project, 1)
+    for user, label in ((a, "cat"), (b, "cat"), (s, "cat")):
+        answer(ready, user, item, label)
+    annotator_suspend(project=ready.project, actor=ready.admin, user_id=s.pk, reason="r")
+    answer(ready, d, item, "cat")  # handed out again; the third counting vote promotes it
+    assert states(item) == [ItemState.GROUND_TRUTH]
 
 
 def test_suspension_releases_held_items(ready):
