@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -173,3 +175,9 @@ class ReviewCase(models.Model):
                 condition=Q(resolved_at__isnull=True), name="review_case_queue",
             )
         ]
+
+    def holder_id(self, now: dt.datetime) -> int | None:
+        """The reviewer whose claim is live at ``now``, or None when the case is free."""
+        if self.claimed_by_id is None or self.claim_expires_at is None or self.claim_expires_at <= now:
+            return None
+        return self.claimed_by_id

@@ -2,8 +2,8 @@
 
 An item goes to review with a ``ReviewCase`` that says why (``review_cases_open``, called by the
 consensus services). A reviewer works on a case only while holding its claim: ``review_claim``
-takes it with one conditional UPDATE (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
-serializes writers), so two reviewers never hold the same item, and a reviewer holds one case at
+picks the case with ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite serializes
+writers) and writes the claim in the same transaction, so two reviewers never hold the same item, and a reviewer holds one case at
 a time. The claim lasts the project's lease time; the page's heartbeat extends it. Every
 decision needs the claim, records the reviewer and the reason, is audited, and never touches a
 vote.
@@ -12,7 +12,6 @@ vote.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -29,9 +28,6 @@ from annotation.models import (
     Lease,
     LeaseStatus,
     Project,
-    QuestionType,
-    Vote,
-    VoteKind,
 )
 from annotation.services import audit_record
 from consensus.models import (
@@ -42,6 +38,7 @@ from consensus.models import (
     ReviewReason,
     ReviewResolution,
 )
+from consensus.selectors import item_consensus, votes_with_label
 
 MAX_REASON = 2000
 
@@ -107,13 +104,6 @@ def review_candidates(
     return cases.order_by("-priority", "opened_at", "id")
 
 
-def votes_with_label(*, project: Project, label: str) -> QuerySet[Vote]:
-    """Votes whose answer is ``label`` or, for multiple choice, includes it."""
-    if project.question_type == QuestionType.MULTI:
-        return Vote.objects.filter(kind=VoteKind.VOTE, value__icontains=json.dumps(label))
-    return Vote.objects.filter(kind=VoteKind.VOTE, value=label)
-
-
 def review_claim(
     *,
     project: Project,
@@ -161,7 +151,7 @@ def _held(project: Project, reviewer: AbstractBaseUser, item_id: int, now: dt.da
     )
     if case is None:
         raise NotClaimed("This item is no longer waiting for review.")
-    if case.claimed_by_id != reviewer.pk or case.claim_expires_at is None or case.claim_expires_at <= now:
+    if case.holder_id(now) != reviewer.pk:
         raise NotClaimed("You do not hold this item any more; claim it again to decide it.")
     return case
 
@@ -204,8 +194,6 @@ def review_decide(
     """The reviewer's final label becomes the item's ground truth (source ``review``), with the
     reviewer, the reason and, for the record, the current posterior of every label and the
     votes it saw. The votes are not touched."""
-    from consensus.selectors import item_consensus  # reads; imported here to keep the module graph one-way
-
     now = timezone.now()
     reason = _reason(reason, required=True)
     case = _held(project, reviewer, item_id, now)

@@ -3,14 +3,16 @@ export. The agreement page's figures are in ``reports``."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, When
+from django.utils import timezone
 
-from annotation.models import AuditEvent, Item, ItemState, Project, Vote, VoteKind
+from annotation.models import AuditEvent, Item, ItemState, Project, QuestionType, Vote, VoteKind
 from consensus import aggregation
 from consensus.adapters import ItemVote, ProjectVotes, display_name, item_votes, project_votes
 from consensus.metrics import alpha_from_counts, value_counts
@@ -199,11 +201,22 @@ def _round(x: float | None) -> float | None:
 # --- review ---------------------------------------------------------------------------------------
 
 
-def review_queue(*, project: Project, reason: str = "", label: str = "") -> QuerySet[ReviewCase]:
-    """Open review cases, highest priority then oldest, with their item and who holds them."""
-    from consensus.review import votes_with_label
+def votes_with_label(*, project: Project, label: str) -> QuerySet[Vote]:
+    """Votes whose answer is ``label`` or, for multiple choice, includes it."""
+    if project.question_type == QuestionType.MULTI:
+        return Vote.objects.filter(kind=VoteKind.VOTE, value__icontains=json.dumps(label))
+    return Vote.objects.filter(kind=VoteKind.VOTE, value=label)
 
-    cases = ReviewCase.objects.filter(project=project, resolved_at__isnull=True).select_related("item", "claimed_by")
+
+def review_queue(*, project: Project, reason: str = "", label: str = "") -> QuerySet[ReviewCase]:
+    """Open review cases, highest priority then oldest, with their item and ``holder``: the
+    username of the reviewer whose claim is live, or None (as ``ReviewCase.holder_id``)."""
+    now = timezone.now()
+    cases = (
+        ReviewCase.objects.filter(project=project, resolved_at__isnull=True)
+        .select_related("item")
+        .annotate(holder=Case(When(claim_expires_at__gt=now, then=F("claimed_by__username"))))
+    )
     if reason:
         cases = cases.filter(reason=reason)
     if label:

@@ -85,8 +85,7 @@ def item_decide(
     case = None
     if item.state == ItemState.REVIEW:
         case = ReviewCase.objects.filter(item_id=item_id, resolved_at__isnull=True).first()
-        held = case is not None and case.claimed_by_id is not None and case.claim_expires_at > now
-        if not reconsider or case is None or case.reason not in POLICY_REASONS or held:
+        if not reconsider or case is None or case.reason not in POLICY_REASONS or case.holder_id(now) is not None:
             return item.state  # review is a person's call
     c = item_consensus(project=project, item_id=item_id, estimate=estimate)
     t = policy.Thresholds.of(project)

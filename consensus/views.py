@@ -70,12 +70,11 @@ def review_queue_page(request: HttpRequest, access: ProjectAccess) -> HttpRespon
     project = access.project
     filters = _filters(request.GET)
     page = Paginator(selectors.review_queue(project=project, **filters), 50).get_page(request.GET.get("page"))
-    now = timezone.now()
     return render(
         request,
         "consensus/review_queue.html",
         _ctx(
-            access, page=page, filters=filters, query=_query(filters), now=now,
+            access, page=page, filters=filters, query=_query(filters),
             reasons=ReviewReason.choices, counts=selectors.review_counts(project=project),
             labels=project.current_rulebook.labels if project.current_rulebook else [],
         ),
@@ -106,8 +105,9 @@ def review_item_page(request: HttpRequest, access: ProjectAccess, item_id: int) 
     item = item_get(project=project, item_id=item_id)
     case = ReviewCase.objects.filter(item=item, resolved_at__isnull=True).select_related("claimed_by").first()
     now = timezone.now()
-    mine = case is not None and case.claimed_by_id == request.user.pk and case.claim_expires_at and case.claim_expires_at > now
-    holder = case.claimed_by if case is not None and case.claimed_by_id and case.claim_expires_at > now and not mine else None
+    holder_id = case.holder_id(now) if case is not None else None
+    mine = holder_id == request.user.pk
+    holder = case.claimed_by if holder_id is not None and not mine else None
     votes = selectors.item_votes_for_review(project=project, item_id=item_id)
     version = project.current_rulebook
     rulebook = version.labels if version else []
@@ -219,10 +219,7 @@ def annotator_suspension(request: HttpRequest, access: ProjectAccess, key: str, 
             s = annotators.annotator_suspend(project=access.project, actor=request.user, reason=request.POST.get("reason", ""), **who)
         else:
             s = annotators.annotator_reinstate(project=access.project, actor=request.user, **who)
-    except ValidationFailed as exc:
-        messages.error(request, exc.message)
-        return redirect("annotators", slug=access.project.slug)
-    except Conflict as exc:
+    except (ValidationFailed, Conflict) as exc:
         messages.error(request, exc.message)
         return redirect("annotators", slug=access.project.slug)
     changed = ", ".join(f"{n} {k}" for k, n in s.changed.items()) or "no decision changed"
