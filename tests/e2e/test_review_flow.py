@@ -16,6 +16,7 @@ from django.core.management import call_command
 from annotation import labeling, services
 from annotation.models import Item, ItemState, Project
 from consensus.models import GroundTruth, ReviewCase
+from consensus.services import consensus_reestimate
 from tests.e2e.conftest import log_in, off_loop
 from tests.factories import PASSWORD, UserFactory
 
@@ -112,3 +113,23 @@ def test_two_reviewers_share_the_queue_and_their_decisions_are_recorded(browser,
     notes = admin_page.locator("#clarification-notes")
     assert "Does a one with a base stroke count as one?" in notes.inner_text() and "reviewer2" in notes.inner_text()
     shot(admin_page, "rulebook-clarification")
+
+    # The admin's annotators page after a re-estimation; an annotator's own page.
+    off_loop(consensus_reestimate, project=project)
+    admin_page.goto("/p/digits/annotators/")
+    row = admin_page.locator("tr[data-annotator='annotator1']")
+    assert row.locator("td.num").first.inner_text() == "3"
+    assert row.locator("svg.confusion rect").count() == 100  # 10 labels × 10
+    shot(admin_page, "annotators")
+    row.locator("summary", has_text="Suspend").click()
+    row.get_by_label("Reason").fill("testing the button")
+    row.get_by_role("button", name="Suspend annotator1").click()
+    admin_page.wait_for_load_state()
+    assert "annotator1 suspended; 3 items decided again" in admin_page.get_by_role("status").first.inner_text()
+    assert "suspended" in admin_page.locator("tr[data-annotator='annotator1']").inner_text()
+    own = open_as(browser, live_server, "annotator1", DEMO_PASSWORD)
+    own.goto("/p/digits/me/")
+    assert own.get_by_test_id("total").inner_text() == "3"
+    assert "No check items answered yet." in own.get_by_test_id("gold-accuracy").inner_text()
+    assert "paused your labeling" in own.content() and "annotator2" not in own.content()
+    shot(own, "my-work")
