@@ -271,6 +271,26 @@ def _class_prior(shares: np.ndarray, has_votes: np.ndarray, gold: np.ndarray | N
 
 SAMPLE_ITEMS = 20_000  # items the dependence check reads at most (evenly spaced); enough for pair statistics
 MIN_COMMON = 30  # items two annotators must share before their agreement is tested
+DENSE_PAIRS = 1 << 24  # annotator pairs counted in a dense array up to this many (128 MB), else by sorting
+
+
+def _vote_pairs(indptr: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every unordered pair of votes on one item of a CSR matrix: two arrays of positions into its
+    ``indices``. Pairs at distance d within a row are taken for d = 1, 2, … over the votes that
+    still have a d-th neighbour, so the work is the number of pairs, whatever the row lengths."""
+    lengths = np.diff(indptr)
+    row_end = np.repeat(indptr[1:], lengths)
+    after = row_end - 1 - np.arange(len(columns))  # votes after each one on its item
+    first, second = [], []
+    at, d = np.flatnonzero(after > 0), 1
+    while len(at):
+        first.append(at)
+        second.append(at + d)
+        d += 1
+        at = at[after[at] >= d]
+    if not first:
+        return np.empty(0, np.intp), np.empty(0, np.intp)
+    return np.concatenate(first), np.concatenate(second)
 
 
 def _independence_weights(answers: sparse.csr_matrix, n_annotators: int, k: int, z_min: float) -> np.ndarray:
@@ -279,37 +299,66 @@ def _independence_weights(answers: sparse.csr_matrix, n_annotators: int, k: int,
     the rest, the largest over labels) that a model of conditionally independent annotators cannot
     produce: under that model the covariance of two annotators' indicators is rank one,
     s_a · s_b, so s is fitted to all pairs by least squares and ρ_ab is what is left of pair ab,
-    kept only where it is positive and its z score (ρ √n_ab) exceeds ``z_min``."""
+    kept only where it is positive and its z score (ρ √n_ab) exceeds ``z_min``.
+
+    Everything is computed over the pairs of annotators that share at least ``MIN_COMMON`` items
+    (found by counting the pairs of votes on each item), so time and memory follow the votes and
+    those pairs, not annotators² × labels²."""
     if n_annotators < 2 or answers.shape[0] == 0:
         return np.ones(n_annotators)
     step = -(-answers.shape[0] // SAMPLE_ITEMS)
     sample = answers[::step] if step > 1 else answers
-    joint = (sample.T @ sample).toarray().reshape(n_annotators, k, n_annotators, k)  # a, a's label, b, b's label
-    said = joint.sum(3)  # a, a's label, b: votes of a with that label on items b also voted on
-    common = said.sum(1)  # a × b: items both voted on (the diagonal: a's votes)
-    tested = common >= MIN_COMMON
-    np.fill_diagonal(tested, False)
-    n = np.where(tested, common, 1.0)
-    weight = np.where(tested, common, 0.0)
-    excess = np.zeros((n_annotators, n_annotators))
-    for label in range(1 if k == 2 else 0, k):  # with two labels one indicator says it all
-        p_a = said[:, label, :] / n  # share of a's votes with this label, on the items shared with b
-        p_b = p_a.T
-        cov = np.where(tested, joint[:, label, :, label] / n - p_a * p_b, 0.0)
+    annotator, label = np.divmod(sample.indices.astype(np.intp), k)
+    first, second = _vote_pairs(sample.indptr, annotator)
+    lo, hi = np.minimum(annotator[first], annotator[second]), np.maximum(annotator[first], annotator[second])
+    pair_key = lo * n_annotators + hi
+    if n_annotators**2 <= DENSE_PAIRS:
+        keys, pair_of = np.arange(n_annotators**2), pair_key
+        common = np.bincount(pair_key, minlength=n_annotators**2)
+    else:
+        keys, pair_of, common = np.unique(pair_key, return_inverse=True, return_counts=True)
+    a, b = np.divmod(keys, n_annotators)
+    tested = (common >= MIN_COMMON) & (a != b)
+    if not tested.any():
+        return np.ones(n_annotators)
+    row = np.cumsum(tested) - 1  # a pair's row among the tested pairs
+    keep = np.flatnonzero(tested[pair_of])
+    first, second, pair = first[keep], second[keep], row[pair_of[keep]]
+    swap = annotator[first] > annotator[second]
+    label_a = np.where(swap, label[second], label[first])  # the label given by the pair's a (a < b)
+    label_b = np.where(swap, label[first], label[second])
+    a, b, n = a[tested], b[tested], common[tested].astype(float)
+    size = len(n) * k
+
+    def share(index: np.ndarray) -> np.ndarray:  # per tested pair and label, a share of the pair's items
+        return np.bincount(index, minlength=size).reshape(-1, k) / n[:, None]
+
+    def per_annotator(of_a: np.ndarray, of_b: np.ndarray) -> np.ndarray:  # a sum over each one's pairs
+        return np.bincount(a, of_a, n_annotators) + np.bincount(b, of_b, n_annotators)
+
+    said_a, said_b = share(pair * k + label_a), share(pair * k + label_b)
+    same = label_a == label_b
+    together = share(pair[same] * k + label_a[same])
+    total = np.maximum(per_annotator(n, n), 1.0)
+    excess = np.zeros(len(n))
+    for lab in range(1 if k == 2 else 0, k):  # with two labels one indicator says it all
+        p_a, p_b = said_a[:, lab], said_b[:, lab]
+        cov = together[:, lab] - p_a * p_b
         sd = np.sqrt(p_a * (1 - p_a) * p_b * (1 - p_b))
-        weighted = weight * cov
-        s = np.sqrt(np.maximum(weighted.sum(1) / np.maximum(weight.sum(1), 1.0), 1e-4))
+        weighted = n * cov
+        s = np.sqrt(np.maximum(per_annotator(weighted, weighted) / total, 1e-4))
         for _ in range(100):  # least squares for s: each annotator's, given the others'
-            new = weighted @ s / np.maximum(weight @ (s * s), 1e-12)
+            fit = per_annotator(weighted * s[b], weighted * s[a])
+            new = fit / np.maximum(per_annotator(n * s[b] ** 2, n * s[a] ** 2), 1e-12)
             done = np.abs(new - s).max() < 1e-6
             s = new
             if done:
                 break
-        rho = np.divide(cov - np.outer(s, s), sd, out=np.zeros_like(cov), where=tested & (sd > 0))
+        rho = np.divide(cov - s[a] * s[b], sd, out=np.zeros_like(cov), where=sd > 0)
         rho[rho * np.sqrt(n) <= z_min] = 0.0
         np.maximum(excess, np.minimum(rho, 1.0), out=excess)
-    votes = np.maximum(np.diagonal(common), 1.0)
-    return 1.0 / (1.0 + (excess * common).sum(1) / votes)
+    votes = np.maximum(np.bincount(annotator, minlength=n_annotators), 1.0)  # each one's votes in the sample
+    return 1.0 / (1.0 + per_annotator(excess * n, excess * n) / votes)
 
 
 def _m_step(answers, posterior, k, n_annotators, strength, diagonal, cap):

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from consensus import aggregation
 from consensus.aggregation import NO_GOLD, TIE, dawid_skene, item_posterior, majority_vote
 from consensus.metrics import Votes
 from tests.consensus.crowd import CROWD, SETS, load
@@ -177,6 +178,51 @@ def test_item_posterior_is_the_row_of_the_full_e_step(name):
 def test_dawid_skene_says_when_it_stopped_before_converging():
     r = dawid_skene(load("music_genre"), max_iter=2)
     assert (r.iterations, r.converged) == (2, False)
+
+
+@given(st.lists(st.integers(0, 6), max_size=30))
+def test_vote_pairs_are_every_pair_on_each_item_once(lengths):
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    first, second = aggregation._vote_pairs(indptr, np.zeros(indptr[-1]))
+    expected = {(indptr[r] + i, indptr[r] + j) for r, n in enumerate(lengths) for i in range(n) for j in range(i + 1, n)}
+    assert sorted(zip(first.tolist(), second.tolist(), strict=True)) == sorted(expected)
+
+
+def copying_crowd(seed: int = 0) -> tuple[Votes, set[int]]:
+    """600 items, 4 labels, 4 votes each from 12 independent annotators at 70%, and on every other
+    item 3 votes from a group that answers alike:
+    a shared answer, right 70% of the time, that each of them gives 90% of the time."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 4, 600)
+    rows = []
+    for item, true in enumerate(truth):
+        for annotator in rng.choice(12, 4, replace=False):
+            rows.append((item, annotator, true if rng.random() < 0.7 else rng.integers(0, 4)))
+        if item % 2 == 0:
+            shared = true if rng.random() < 0.7 else rng.integers(0, 4)
+            for annotator in (12, 13, 14):
+                rows.append((item, annotator, shared if rng.random() < 0.9 else rng.integers(0, 4)))
+    return votes(rows, 4), {12, 13, 14}
+
+
+def test_a_group_that_answers_alike_weighs_less_than_independent_annotators():
+    # The test at z > 2 over every pair and label also flags some independent pairs by chance (here
+    # independent annotators keep 0.76–0.93 of their weight), so the group is compared on average.
+    v, group = copying_crowd()
+    weights = dawid_skene(v).weights
+    independent = [a for a in range(v.n_annotators) if a not in group]
+    assert weights[list(group)].max() < 0.8
+    assert weights[list(group)].mean() < weights[independent].mean() - 0.1
+    assert dawid_skene(v, dependence=0).weights is None
+
+
+@pytest.mark.parametrize("name", ["zc_all", "bluebirds"])
+def test_dependence_weights_are_the_same_counted_densely_or_by_sorting(name, monkeypatch):
+    v = load(name)
+    dense = dawid_skene(v).weights
+    assert (dense < 1).any()
+    monkeypatch.setattr(aggregation, "DENSE_PAIRS", 0)
+    assert np.allclose(dawid_skene(v).weights, dense, atol=1e-12)
 
 
 # --- real crowds ------------------------------------------------------------------------------
