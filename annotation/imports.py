@@ -23,7 +23,7 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from . import ingest
+from . import events, ingest
 from .exceptions import ValidationFailed
 from .models import ImportJob, ImportStatus, Item, ItemKind, ItemState, Project, QuestionType
 from .selectors import rulebook_current
@@ -396,6 +396,10 @@ class _Run:
         ImportJob.objects.filter(pk=self.job.pk).update(**fields)
         for name, value in fields.items():
             setattr(self.job, name, value)
+        events.publish(self.job.project_id, {
+            "type": "import.progress", "job": self.job.pk, "status": extra.get("status", self.job.status),
+            "total": self.job.total, "created": self.job.created, "skipped": self.job.skipped, "failed": self.job.failed,
+        })  # fmt: skip
 
 
 def import_run(*, job_id: int) -> ImportJob:

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from consensus.services import item_decide, item_undone
 
-from . import queue
+from . import events, queue
 from . import rulebook as rb
 from .exceptions import (
     AlreadyVoted,
@@ -353,6 +353,8 @@ def vote_cast(
             [item_id],
         )
         item_decide(project=project, item_id=item_id, vote_id=vote_id)
+        # Staff only, and without the answer: who voted on which item, for the dashboard.
+        events.publish(project.pk, {"type": "vote.cast", "item": item_id, "annotator": annotator.get_username()})
         vote = Vote(pk=vote_id, **fields)
         vote._state.adding, vote._state.db = False, "default"
         feedback = None
@@ -424,4 +426,5 @@ def vote_undo(
         )
         Item.objects.filter(pk=last.item_id).update(votes_count=F("votes_count") - 1, leased_count=F("leased_count") + 1)
         item_undone(project=project, item_id=last.item_id, actor=annotator)
+        events.publish(project.pk, {"type": "vote.undone", "item": last.item_id, "annotator": annotator.get_username()})
         return VoteResult(retraction, created=True)

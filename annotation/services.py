@@ -242,6 +242,7 @@ def member_set_role(
     if before != role:
         membership.role = role
         membership.save(update_fields=["role"])
+        events.membership_changed(project.pk, user_id)
         audit_record(
             project=project, actor=actor, verb="member.role", obj=membership,
             before={"username": membership.user.username, "role": before},
@@ -260,6 +261,7 @@ def member_remove(*, actor: AbstractBaseUser, project: Project, user_id: int) ->
         before={"username": membership.user.username, "role": membership.role},
     )  # fmt: skip
     membership.delete()
+    events.membership_changed(project.pk, user_id)
 
 
 # --- rulebook ------------------------------------------------------------------------------------
@@ -406,8 +408,9 @@ def rulebook_publish(
         project=project, actor=actor, verb="rulebook.publish", obj=draft,
         before=rulebook_document(current) if current else None, after=rulebook_document(draft),
     )  # fmt: skip
-    events.broadcast_on_commit(
-        events.project_group(project.pk),
+    events.publish(
+        project.pk,
         {"type": "rulebook.published", "version": number, "labels": len(draft.labels)},
+        audience=events.Audience.MEMBERS,
     )
     return draft

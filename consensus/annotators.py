@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
-from annotation.events import broadcast_on_commit, project_group
+from annotation import events
 from annotation.exceptions import Conflict, NotFound, ValidationFailed
 from annotation.models import (
     ExternalAnnotator,
@@ -104,9 +104,13 @@ def annotator_suspend(
             Lease.objects.filter(project=project, annotator_id=voter.user_id, status=LeaseStatus.ACTIVE)
             .values("item_id").annotate(n=Count("id")).order_by("item_id")
         )  # fmt: skip
+        revoked = []
         for row in per_item:
             Item.objects.filter(pk=row["item_id"]).update(leased_count=F("leased_count") - row["n"])
             released += row["n"]
+            revoked.append(row["item_id"])
+        if revoked:
+            events.lease_revoked(project.pk, voter.user_id, revoked, "An admin paused your labeling in this project.")
         Lease.objects.filter(project=project, annotator_id=voter.user_id, status=LeaseStatus.ACTIVE).update(
             status=LeaseStatus.RELEASED, closed_at=now
         )
@@ -118,7 +122,7 @@ def annotator_suspend(
                "changed": dict(changed), "items": audited},
     )  # fmt: skip
     reestimate_request(project=project)
-    broadcast_on_commit(project_group(project.pk), {"type": "annotator.suspended", "annotator": name})
+    events.publish(project.pk, {"type": "annotator.suspended", "annotator": name})
     return Suspension(name, True, items, dict(changed), released)
 
 
@@ -139,5 +143,5 @@ def annotator_reinstate(
         before={"reason": was}, after={"annotator": name, "items_redecided": items, "changed": dict(changed), "items": audited},
     )  # fmt: skip
     reestimate_request(project=project)
-    broadcast_on_commit(project_group(project.pk), {"type": "annotator.reinstated", "annotator": name})
+    events.publish(project.pk, {"type": "annotator.reinstated", "annotator": name})
     return Suspension(name, False, items, dict(changed))

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from annotation.events import broadcast_on_commit, project_group
+from annotation import events
 from annotation.exceptions import Conflict, NotFound, ValidationFailed
 from annotation.models import (
     ClarificationNote,
@@ -69,7 +69,7 @@ def review_cases_open(*, project: Project, cases: Iterable[tuple[int, str, str]]
         batch_size=2000,
     )
     if created:
-        broadcast_on_commit(project_group(project.pk), {"type": "review.changed", "opened": len(created)})
+        events.publish(project.pk, {"type": "review.changed", "opened": len(created)})
     return len(created)
 
 
@@ -80,9 +80,7 @@ def review_case_close(
         resolved_at=now, resolved_by=actor if actor is not None and actor.is_authenticated else None,
         resolution=resolution, resolution_reason=reason, claimed_by=None, claim_expires_at=None,
     )  # fmt: skip
-    broadcast_on_commit(
-        project_group(case.project_id), {"type": "review.changed", "item": case.item_id, "resolution": resolution}
-    )
+    events.publish(case.project_id, {"type": "review.changed", "item": case.item_id, "resolution": resolution})
 
 
 # --- claims -------------------------------------------------------------------------------------
@@ -135,10 +133,7 @@ def review_claim(
         )
         case.claimed_by, case.claim_expires_at = reviewer, now + dt.timedelta(seconds=project.lease_seconds)
         ReviewCase.objects.filter(pk=case.pk).update(claimed_by=reviewer, claim_expires_at=case.claim_expires_at)
-    broadcast_on_commit(
-        project_group(project.pk),
-        {"type": "review.claimed", "item": case.item_id, "reviewer": reviewer.get_username()},
-    )
+    events.publish(project.pk, {"type": "review.claimed", "item": case.item_id, "reviewer": reviewer.get_username()})
     return case
 
 
@@ -170,7 +165,7 @@ def review_release(*, project: Project, reviewer: AbstractBaseUser, item_id: int
     ReviewCase.objects.filter(
         project=project, item_id=item_id, claimed_by=reviewer, resolved_at__isnull=True
     ).update(claimed_by=None, claim_expires_at=None)
-    broadcast_on_commit(project_group(project.pk), {"type": "review.released", "item": item_id})
+    events.publish(project.pk, {"type": "review.released", "item": item_id})
 
 
 # --- decisions ----------------------------------------------------------------------------------
@@ -221,7 +216,7 @@ def review_decide(
         before={"state": ItemState.REVIEW, "case_reason": case.reason},
         after={"state": ItemState.GROUND_TRUTH, "label": label, "reason": reason},
     )  # fmt: skip
-    broadcast_on_commit(project_group(project.pk), {"type": "item.decided", "item": item_id, "state": ItemState.GROUND_TRUTH})
+    events.publish(project.pk, {"type": "item.decided", "item": item_id, "state": ItemState.GROUND_TRUTH})
     return gt
 
 
@@ -240,7 +235,7 @@ def review_send_back(*, project: Project, reviewer: AbstractBaseUser, item_id: i
         before={"state": ItemState.REVIEW, "votes": item.votes_count},
         after={"state": ItemState.QUEUED, "votes_needed": project.min_votes + extra, "reason": reason},
     )  # fmt: skip
-    broadcast_on_commit(project_group(project.pk), {"type": "item.decided", "item": item_id, "state": ItemState.QUEUED})
+    events.publish(project.pk, {"type": "item.decided", "item": item_id, "state": ItemState.QUEUED})
     item.state, item.extra_votes = ItemState.QUEUED, extra
     return item
 
@@ -252,16 +247,19 @@ def review_exclude(*, project: Project, reviewer: AbstractBaseUser, item_id: int
     reason = _reason(reason, required=True)
     case = _held(project, reviewer, item_id, now)
     Item.objects.select_for_update().filter(pk=item_id).values_list("pk", flat=True).get()
+    holders = list(Lease.objects.filter(item_id=item_id, status=LeaseStatus.ACTIVE).values_list("annotator_id", flat=True))
     released = Lease.objects.filter(item_id=item_id, status=LeaseStatus.ACTIVE).update(
         status=LeaseStatus.RELEASED, closed_at=now
     )
+    for user_id in holders:
+        events.lease_revoked(project.pk, user_id, [item_id], "A reviewer took this item out of labeling.")
     Item.objects.filter(pk=item_id).update(state=ItemState.EXCLUDED, leased_count=0)
     review_case_close(case=case, resolution=ReviewResolution.EXCLUDED, actor=reviewer, reason=reason, now=now)
     audit_record(
         actor=reviewer, project=project, verb="review.excluded", obj=Item(pk=item_id),
         before={"state": ItemState.REVIEW}, after={"state": ItemState.EXCLUDED, "reason": reason, "leases_released": released},
     )  # fmt: skip
-    broadcast_on_commit(project_group(project.pk), {"type": "item.decided", "item": item_id, "state": ItemState.EXCLUDED})
+    events.publish(project.pk, {"type": "item.decided", "item": item_id, "state": ItemState.EXCLUDED})
 
 
 @transaction.atomic

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotation.events import broadcast_on_commit, project_group
+from annotation import events
 from annotation.models import Item, ItemState, Project, Vote, VoteKind
 from annotation.queue import votes_needed
 from annotation.services import audit_record
@@ -140,7 +140,7 @@ def item_decide(
         state = ItemState.QUEUED
         Item.objects.filter(pk=item_id).update(state=state)
     if state != item.state:
-        broadcast_on_commit(project_group(project.pk), {"type": "item.decided", "item": item_id, "state": state})
+        events.publish(project.pk, {"type": "item.decided", "item": item_id, "state": state})
     return state
 
 
@@ -162,7 +162,7 @@ def _withdraw(project: Project, item_id: int, current: GroundTruth, *, actor: An
         actor=actor, project=project, verb="ground_truth.withdrawn", obj=Item(pk=item_id),
         before={"label": current.label, "posterior": current.posterior}, after={"state": ItemState.QUEUED, "reason": why},
     )  # fmt: skip
-    broadcast_on_commit(project_group(project.pk), {"type": "item.decided", "item": item_id, "state": ItemState.QUEUED})
+    events.publish(project.pk, {"type": "item.decided", "item": item_id, "state": ItemState.QUEUED})
 
 
 def item_undone(*, project: Project, item_id: int, actor: Any) -> str:
@@ -298,7 +298,7 @@ def consensus_reestimate(*, project: Project, method: str = aggregation.DEFAULT_
             actor=actor, project=project, verb="consensus.reestimated", obj=estimate,
             after={k: v for k, v in summary.as_dict().items() if k != "seconds"},
         )  # fmt: skip
-        broadcast_on_commit(project_group(project.pk), {"type": "consensus.updated", **summary.as_dict()})
+        events.publish(project.pk, {"type": "consensus.updated", **summary.as_dict()})
     return summary
 
 
