@@ -433,6 +433,7 @@ class Vote(models.Model):
         ]
         indexes = [
             models.Index(fields=["project", "annotator", "created_at"], name="vote_annotator_time"),
+            models.Index(fields=["project", "created_at"], name="vote_project_time"),  # the dashboard's hours
             models.Index(fields=["item", "annotator"], name="vote_item_annotator"),
         ]
 

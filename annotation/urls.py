@@ -34,6 +34,8 @@ urlpatterns = [
         name="agreement-reestimate",
     ),
     path("p/<slug:slug>/label/", views.label_page, name="label"),
+    path("p/<slug:slug>/dashboard/", consensus_views.dashboard_page, name="dashboard"),
+    path("p/<slug:slug>/dashboard/data/", consensus_views.dashboard_data, name="dashboard-data"),
     path("p/<slug:slug>/review/", consensus_views.review_queue_page, name="review"),
     path("p/<slug:slug>/review/claim/", consensus_views.review_claim_view, name="review-claim"),
     path("p/<slug:slug>/review/<int:item_id>/", consensus_views.review_item_page, name="review-item"),

@@ -198,7 +198,7 @@ def review_decide(
         raise ValidationFailed(
             "Choose one of the rulebook's labels.", [{"field": "label", "message": f"{label!r} is not a label of the rulebook."}]
         )
-    Item.objects.select_for_update().filter(pk=item_id).values_list("pk", flat=True).get()
+    was = Item.objects.select_for_update().filter(pk=item_id).values_list("state", flat=True).get()
     c = item_consensus(project=project, item_id=item_id)
     previous = GroundTruth.objects.filter(item_id=item_id, withdrawn_at__isnull=True).first()
     if previous is not None:
@@ -216,7 +216,7 @@ def review_decide(
         before={"state": ItemState.REVIEW, "case_reason": case.reason},
         after={"state": ItemState.GROUND_TRUTH, "label": label, "reason": reason},
     )  # fmt: skip
-    events.publish(project.pk, {"type": "item.decided", "item": item_id, "state": ItemState.GROUND_TRUTH})
+    events.publish(project.pk, {"type": "item.decided", "item": item_id, "state": ItemState.GROUND_TRUTH, "from": was})
     return gt
 
 
@@ -235,7 +235,7 @@ def review_send_back(*, project: Project, reviewer: AbstractBaseUser, item_id: i
         before={"state": ItemState.REVIEW, "votes": item.votes_count},
         after={"state": ItemState.QUEUED, "votes_needed": project.min_votes + extra, "reason": reason},
     )  # fmt: skip
-    events.publish(project.pk, {"type": "item.decided", "item": item_id, "state": ItemState.QUEUED})
+    events.publish(project.pk, {"type": "item.decided", "item": item_id, "state": ItemState.QUEUED, "from": item.state})
     item.state, item.extra_votes = ItemState.QUEUED, extra
     return item
 
@@ -246,7 +246,7 @@ def review_exclude(*, project: Project, reviewer: AbstractBaseUser, item_id: int
     now = timezone.now()
     reason = _reason(reason, required=True)
     case = _held(project, reviewer, item_id, now)
-    Item.objects.select_for_update().filter(pk=item_id).values_list("pk", flat=True).get()
+    was = Item.objects.select_for_update().filter(pk=item_id).values_list("state", flat=True).get()
     holders = list(Lease.objects.filter(item_id=item_id, status=LeaseStatus.ACTIVE).values_list("annotator_id", flat=True))
     released = Lease.objects.filter(item_id=item_id, status=LeaseStatus.ACTIVE).update(
         status=LeaseStatus.RELEASED, closed_at=now
@@ -259,7 +259,7 @@ def review_exclude(*, project: Project, reviewer: AbstractBaseUser, item_id: int
         actor=reviewer, project=project, verb="review.excluded", obj=Item(pk=item_id),
         before={"state": ItemState.REVIEW}, after={"state": ItemState.EXCLUDED, "reason": reason, "leases_released": released},
     )  # fmt: skip
-    events.publish(project.pk, {"type": "item.decided", "item": item_id, "state": ItemState.EXCLUDED})
+    events.publish(project.pk, {"type": "item.decided", "item": item_id, "state": ItemState.EXCLUDED, "from": was})
 
 
 @transaction.atomic

@@ -140,7 +140,7 @@ def item_decide(
         state = ItemState.QUEUED
         Item.objects.filter(pk=item_id).update(state=state)
     if state != item.state:
-        events.publish(project.pk, {"type": "item.decided", "item": item_id, "state": state})
+        events.publish(project.pk, {"type": "item.decided", "item": item_id, "state": state, "from": item.state})
     return state
 
 
@@ -162,7 +162,9 @@ def _withdraw(project: Project, item_id: int, current: GroundTruth, *, actor: An
         actor=actor, project=project, verb="ground_truth.withdrawn", obj=Item(pk=item_id),
         before={"label": current.label, "posterior": current.posterior}, after={"state": ItemState.QUEUED, "reason": why},
     )  # fmt: skip
-    events.publish(project.pk, {"type": "item.decided", "item": item_id, "state": ItemState.QUEUED})
+    events.publish(
+        project.pk, {"type": "item.decided", "item": item_id, "state": ItemState.QUEUED, "from": ItemState.GROUND_TRUTH}
+    )
 
 
 def item_undone(*, project: Project, item_id: int, actor: Any) -> str:

@@ -18,7 +18,7 @@ from annotation.exceptions import Conflict, NotFound, ValidationFailed
 from annotation.models import ClarificationNote, Role
 from annotation.selectors import ProjectAccess, annotator_progress, item_get
 from annotation.views import _ctx, project_page
-from consensus import annotators, quality_report, reports, review, selectors, services
+from consensus import annotators, dashboard, quality_report, reports, review, selectors, services
 from consensus.models import GroundTruth, ReviewCase, ReviewReason
 
 
@@ -46,6 +46,20 @@ def agreement_reestimate(request: HttpRequest, access: ProjectAccess) -> HttpRes
             f"{s.promoted} promoted, {s.need_more} need more votes, {s.review} sent to review.",
         )
     return redirect("agreement", slug=project.slug)
+
+
+# --- dashboard ------------------------------------------------------------------------------------
+
+
+@project_page(Role.REVIEWER)
+def dashboard_page(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
+    snapshot = dashboard.dashboard_snapshot(project=access.project)
+    return render(request, "consensus/dashboard.html", _ctx(access, snapshot=snapshot))
+
+
+@project_page(Role.REVIEWER)
+def dashboard_data(request: HttpRequest, access: ProjectAccess) -> JsonResponse:
+    return JsonResponse(dashboard.dashboard_snapshot(project=access.project))
 
 
 # --- review ---------------------------------------------------------------------------------------

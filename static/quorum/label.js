@@ -528,6 +528,19 @@ setInterval(() => {
   if (!state.current && !state.busy && !state.blocked && config.rulebookVersion) loadFirst();
 }, 15_000);
 
+// A hold taken back (a reviewer excluded the item, an admin paused this annotator): drop it and
+// move on, saying why, instead of letting a vote fail later.
+document.addEventListener("quorum:event", (event) => {
+  const message = event.detail;
+  if (message.type !== "lease.revoked") return;
+  const items = new Set(message.items);
+  if (state.prefetched && items.has(state.prefetched.item.id)) state.prefetched = null;
+  if (state.current && items.has(state.current.item.id)) {
+    notice(`This item was taken back: ${message.reason}`, { kind: "warn" });
+    advance(null);
+  }
+});
+
 document.addEventListener("quorum:rulebook-published", (event) => {
   event.preventDefault();
   if (event.detail.version !== config.rulebookVersion) rulebookChanged(event.detail.version);

@@ -69,3 +69,133 @@ async def test_nothing_is_sent_when_the_publish_rolls_back(team):
     await publish_then_fail()
     assert await comm.receive_nothing(timeout=0.3)
     await comm.disconnect()
+
+
+# --- who hears what -----------------------------------------------------------------------------
+
+
+async def connected(user, slug):
+    comm = communicator(user, slug)
+    ok, code = await comm.connect()
+    assert ok, code
+    return comm
+
+
+async def drain(comm, timeout=0.3):
+    """Every message the socket has (waiting ``timeout`` for the last)."""
+    out = []
+    while not await comm.receive_nothing(timeout=timeout):
+        out.append(await comm.receive_json_from())
+    return out
+
+
+async def test_an_annotator_never_hears_another_annotators_vote_and_staff_hear_no_answers(team):
+    from asgiref.sync import sync_to_async
+
+    from tests.annotation.test_labeling import add_items, annotators, vote
+    from tests.conftest import publish
+
+    @sync_to_async
+    def setup():
+        publish(team, "cat", "dog")
+        add_items(team.project, 2)
+        return annotators(team, 1)[0]
+
+    other = await setup()
+    mine, staff = await connected(team.annotator, team.project.slug), await connected(team.reviewer, team.project.slug)
+    admin = await connected(team.admin, team.project.slug)
+
+    @sync_to_async
+    def other_votes():
+        from annotation import labeling
+
+        vote(team, other, labeling.item_lease_next(project=team.project, annotator=other), value="dog")
+
+    await other_votes()
+    heard_by_staff = await drain(staff)
+    assert [m["type"] for m in heard_by_staff] == ["vote.cast"]
+    assert heard_by_staff[0]["annotator"] == other.username and "dog" not in json_dump(heard_by_staff)
+    assert await drain(admin) == heard_by_staff
+    assert await drain(mine) == []  # nothing at all: not that a vote happened, nor its answer
+    for comm in (mine, staff, admin):
+        await comm.disconnect()
+
+
+def json_dump(messages):
+    import json
+
+    return json.dumps(messages)
+
+
+async def test_bad_messages_get_an_error_on_that_socket_alone_and_everyone_stays_connected(team):
+    from asgiref.sync import sync_to_async
+
+    from annotation.consumers import MAX_MESSAGE
+
+    bad, good = await connected(team.annotator, team.project.slug), await connected(team.admin, team.project.slug)
+    cases = [
+        ("x" * (MAX_MESSAGE + 1), "too long"),
+        ('{"type": "ping", "pad": "' + "y" * 5000 + '"}', "too long"),
+        ("[1, 2", "JSON objects"),
+        ("[1, 2]", "unknown message"),
+        ('{"type": "vote", "value": "cat"}', "unknown message"),
+    ]
+    for text, reason in cases:
+        await bad.send_to(text_data=text)
+        reply = await bad.receive_json_from()
+        assert reply["type"] == "error" and reason in reply["reason"], (text[:30], reply)
+    await bad.send_to(bytes_data=b"\x00\x01")
+    assert "binary" in (await bad.receive_json_from())["reason"]
+    assert await good.receive_nothing(timeout=0.2)  # the other user heard nothing of it
+    await bad.send_json_to({"type": "ping"})
+    assert await bad.receive_json_from() == {"type": "pong"}  # still open
+
+    @sync_to_async
+    def publish_rulebook():
+        from tests.conftest import publish
+
+        publish(team, "a", "b")
+
+    await publish_rulebook()
+    for comm in (bad, good):
+        assert (await comm.receive_json_from(timeout=2))["type"] == "rulebook.published"
+        await comm.disconnect()
+
+
+async def test_a_demoted_reviewer_leaves_the_staff_group_and_a_removed_member_is_closed(team):
+    from asgiref.sync import sync_to_async
+
+    reviewer, annotator = await connected(team.reviewer, team.project.slug), await connected(team.annotator, team.project.slug)
+
+    @sync_to_async
+    def demote_and_remove():
+        services.member_set_role(actor=team.admin, project=team.project, user_id=team.reviewer.pk, role="annotator")
+        services.member_remove(actor=team.admin, project=team.project, user_id=team.annotator.pk)
+
+    await demote_and_remove()
+    assert (await reviewer.receive_json_from(timeout=2))["type"] == "membership.changed"
+    assert (await annotator.receive_output(timeout=2))["type"] == "websocket.close"
+
+    @sync_to_async
+    def staff_event():
+        from annotation import events
+
+        events.publish(team.project.pk, {"type": "review.changed", "opened": 1})
+        events.publish(team.project.pk, {"type": "rulebook.published", "version": 9, "labels": 2},
+                       audience=events.Audience.MEMBERS)  # fmt: skip
+
+    await staff_event()
+    heard = await drain(reviewer)
+    assert [m["type"] for m in heard] == ["rulebook.published"]  # a member still, staff no more
+    await reviewer.disconnect()
+
+
+async def test_a_socket_from_another_origin_is_refused(team):
+    from quorum.asgi import application
+
+    comm = WebsocketCommunicator(application, f"/ws/projects/{team.project.slug}/", headers=[(b"origin", b"http://evil.example")])
+    connected_, _ = await comm.connect()
+    assert not connected_
+    comm = WebsocketCommunicator(application, f"/ws/projects/{team.project.slug}/", headers=[(b"origin", b"http://localhost")])
+    connected_, code = await comm.connect()  # an allowed origin, but no session: not a member
+    assert (connected_, code) == (False, 4404)

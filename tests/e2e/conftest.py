@@ -43,6 +43,29 @@ def page(browser, live_server):
 
 
 @pytest.fixture
+def asgi_server(transactional_db):
+    """Daphne serving the whole ASGI app — pages and WebSockets — in a child process on the test
+    database, as Channels' own live-server test case does. Its channel layer is its own (in memory
+    unless REDIS_URL is set), so events are caused through it, by a browser, not by test code."""
+    from functools import partial
+
+    from channels.testing.live import make_application, set_database_connection
+    from daphne.testing import DaphneProcess
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    server = DaphneProcess(
+        "localhost", partial(make_application, static_wrapper=ASGIStaticFilesHandler), setup=set_database_connection
+    )
+    server.start()
+    while not server.ready.wait(timeout=1):
+        if not server.is_alive():
+            pytest.fail("the ASGI test server stopped before it was ready")
+    yield f"http://localhost:{server.port.value}"
+    server.terminate()
+    server.join()
+
+
+@pytest.fixture
 def shot():
     ARTIFACTS.mkdir(exist_ok=True)
 

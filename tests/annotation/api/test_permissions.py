@@ -136,6 +136,8 @@ PAGES = [
     ("/p/{slug}/items/", "reviewer"),
     ("/p/{slug}/items/{item_id}/", "reviewer"),
     ("/p/{slug}/agreement/", "reviewer"),
+    ("/p/{slug}/dashboard/", "reviewer"),
+    ("/p/{slug}/dashboard/data/", "reviewer"),
     ("/p/{slug}/review/", "reviewer"),
     ("/p/{slug}/review/{item_id}/", "reviewer"),
     ("/p/{slug}/annotators/", "reviewer"),
