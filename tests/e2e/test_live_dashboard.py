@@ -11,17 +11,9 @@ from django.core.management import call_command
 
 from annotation import labeling
 from annotation.models import Item, ItemState, Project, Vote
-from tests.e2e.conftest import ARTIFACTS, off_loop
+from tests.e2e.conftest import ARTIFACTS, log_in, off_loop
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def login(page, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "quorum-demo")
-    page.press("#id_password", "Enter")
-    page.wait_for_selector("h1:text('My projects')")
 
 
 def count(page, testid: str) -> int:
@@ -45,7 +37,7 @@ def test_a_vote_in_one_browser_updates_the_dashboard_and_review_queue_in_another
     admin = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=asgi_server)
     dashboard = admin.new_page()
     dashboard.set_default_timeout(15_000)
-    login(dashboard, "admin")
+    log_in(dashboard, "admin", "quorum-demo")
     dashboard.goto("/p/digits/dashboard/")
     queue = admin.new_page()
     queue.set_default_timeout(15_000)
@@ -59,7 +51,7 @@ def test_a_vote_in_one_browser_updates_the_dashboard_and_review_queue_in_another
 
     labeler = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=asgi_server).new_page()
     labeler.set_default_timeout(15_000)
-    login(labeler, "annotator1")
+    log_in(labeler, "annotator1", "quorum-demo")
     labeler.goto("/p/digits/label/")
     labeler.wait_for_function(f"document.querySelector('#item-name').textContent === '· #{split}'")
     labeler.keyboard.press("7")
