@@ -58,3 +58,29 @@ def test_background_import_runs_on_an_rq_worker(team, settings):
     job = ImportJob.objects.get(pk=job.pk)
     assert (job.status, job.created) == ("done", 3)
     assert sorted(Item.objects.filter(project=team.project).values_list("text", flat=True)) == ["a", "b", "c"]
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+async def test_events_from_sync_code_reach_redis_in_the_order_they_were_published():
+    """Services publish from plain threads; one sender loop hands the events to Redis in order."""
+    from asgiref.sync import sync_to_async
+    from channels.layers import get_channel_layer
+
+    from annotation import events
+
+    assert settings.REDIS_URL, "set REDIS_URL for this pass"
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(events.staff_group(987654), channel)
+
+    @sync_to_async(thread_sensitive=False)
+    def publish_many():
+        for n in range(50):
+            events.publish(987654, {"type": "vote.cast", "n": n})
+        assert events.flush(5.0)
+
+    await publish_many()
+    received = [(await layer.receive(channel))["payload"]["n"] for _ in range(50)]
+    assert received == list(range(50))
+    await layer.group_discard(events.staff_group(987654), channel)
