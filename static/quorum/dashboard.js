@@ -271,9 +271,12 @@ if (root) {
     }
     schedule();
   });
-  let connectedBefore = false;
+  // live.js may have connected before this module ran: start from what it says now.
+  const indicator = document.getElementById("dash-live");
+  let connectedBefore = document.documentElement.dataset.live === "connected";
+  if (connectedBefore) indicator.textContent = "live";
   document.addEventListener("quorum:live", (event) => {
-    document.getElementById("dash-live").textContent = event.detail.connected ? "live" : "reconnecting…";
+    indicator.textContent = event.detail.connected ? "live" : "reconnecting…";
     if (event.detail.connected && connectedBefore) schedule(); // catch up after a reconnect
     if (event.detail.connected) connectedBefore = true;
   });

@@ -36,7 +36,7 @@ if (list) {
   document.addEventListener("quorum:event", (event) => {
     if (TYPES.has(event.detail.type)) schedule();
   });
-  let connectedBefore = false;
+  let connectedBefore = document.documentElement.dataset.live === "connected";
   document.addEventListener("quorum:live", (event) => {
     if (event.detail.connected && connectedBefore) schedule(); // catch up after a reconnect
     if (event.detail.connected) connectedBefore = true;

@@ -42,6 +42,22 @@ def page(browser, live_server):
     context.close()
 
 
+def _fresh_child() -> None:
+    """In the forked server: what the test process had running does not survive a fork. asgiref's
+    one thread for thread-sensitive work and the cached channel layer (its queues belong to the
+    parent's loops) would look alive and hang every database call and group join; start them anew.
+    Then point Django at the test database, as Channels' own live server does."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from asgiref.sync import SyncToAsync
+    from channels.layers import channel_layers
+    from channels.testing.live import set_database_connection
+
+    SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+    channel_layers.backends.clear()
+    set_database_connection()
+
+
 @pytest.fixture
 def asgi_server(transactional_db):
     """Daphne serving the whole ASGI app — pages and WebSockets — in a child process on the test
@@ -49,12 +65,12 @@ def asgi_server(transactional_db):
     unless REDIS_URL is set), so events are caused through it, by a browser, not by test code."""
     from functools import partial
 
-    from channels.testing.live import make_application, set_database_connection
+    from channels.testing.live import make_application
     from daphne.testing import DaphneProcess
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
     server = DaphneProcess(
-        "localhost", partial(make_application, static_wrapper=ASGIStaticFilesHandler), setup=set_database_connection
+        "localhost", partial(make_application, static_wrapper=ASGIStaticFilesHandler), setup=_fresh_child
     )
     server.start()
     while not server.ready.wait(timeout=1):
