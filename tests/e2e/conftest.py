@@ -42,20 +42,29 @@ def page(browser, live_server):
     context.close()
 
 
+_INHERITED: list[object] = []  # in the forked server: what it must neither use nor close
+
+
 def _fresh_child() -> None:
     """In the forked server: what the test process had running does not survive a fork. asgiref's
     one thread for thread-sensitive work and the cached channel layer (its queues belong to the
     parent's loops) would look alive and hang every database call and group join; start them anew.
-    Then point Django at the test database, as Channels' own live server does."""
+    The parent's database connections and PostgreSQL pool share their sockets with it: never use
+    them here, nor close them (that would end the parent's sessions); keep them referenced and
+    start empty. New ones reach the test database: the settings pointed there before the fork."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from asgiref.local import Local
     from asgiref.sync import SyncToAsync
     from channels.layers import channel_layers
-    from channels.testing.live import set_database_connection
+    from django.db import connections
+    from django.db.backends.postgresql.base import DatabaseWrapper
 
     SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
     channel_layers.backends.clear()
-    set_database_connection()
+    _INHERITED.extend([connections._connections, dict(DatabaseWrapper._connection_pools)])
+    connections._connections = Local(connections.thread_critical)
+    DatabaseWrapper._connection_pools.clear()
 
 
 @pytest.fixture
