@@ -84,3 +84,18 @@ async def test_events_from_sync_code_reach_redis_in_the_order_they_were_publishe
     received = [(await layer.receive(channel))["payload"]["n"] for _ in range(50)]
     assert received == list(range(50))
     await layer.group_discard(events.staff_group(987654), channel)
+
+
+@pytest.mark.redis
+async def test_a_quiet_channel_outlasts_redis_client_timeouts():
+    """A dashboard socket may hear nothing for minutes; waiting on Redis must not time out."""
+    import asyncio
+
+    from channels.layers import get_channel_layer
+
+    assert settings.REDIS_URL, "set REDIS_URL for this pass"
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    with pytest.raises(asyncio.TimeoutError):  # still waiting after 6.5 s, not failed at 5 s
+        await asyncio.wait_for(layer.receive(channel), 6.5)
+    await layer.flush()
