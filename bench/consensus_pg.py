@@ -37,13 +37,12 @@ import pstats
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -54,7 +53,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
-from bench.fresh import PG_URL, ROOT  # noqa: E402
+from bench.fresh import PG_URL, ROOT, fresh_postgres  # noqa: E402
 
 VOTES = 1_000_000
 PER_ITEM = 3
@@ -73,42 +72,12 @@ def rss_mb() -> float:
 # --- the orchestrator: fresh database, then one process to load and one to measure ---------------
 
 
-def fresh_postgres(url: str) -> dict[str, str]:
-    """Drop, re-create and migrate the database named in ``url``; the environment for children."""
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if parts.scheme not in ("postgres", "postgresql") or "bench" not in name:
-        raise SystemExit(f"refusing to drop {url!r}: a postgres:// URL whose database name contains 'bench'")
-    admin = urlunsplit(("postgresql", parts.netloc, "/postgres", "", ""))
-    try:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-            version = conn.execute("SHOW server_version").fetchone()[0]
-    except psycopg.OperationalError as e:
-        raise SystemExit(
-            f"{e}\nIs PostgreSQL up? pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-        ) from e
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(
-        DATABASE_URL=url,
-        QUORUM_DB_POOL="0",
-        QUORUM_MEDIA_ROOT=tempfile.mkdtemp(prefix="quorum-bench-consensus-"),
-        DJANGO_SETTINGS_MODULE="quorum.settings",
-        BENCH_PG_VERSION=version,
-    )
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], env=env, check=True, cwd=ROOT)
-    return env
-
-
 def run(args: argparse.Namespace) -> None:
     votes = int(getattr(args, "votes", VOTES))
     per_item = int(getattr(args, "per_item", PER_ITEM))
     url = os.environ.get("DATABASE_URL") or PG_URL
     started = time.perf_counter()
-    env = fresh_postgres(url)
+    env = fresh_postgres(url, QUORUM_DB_POOL="0", DJANGO_SETTINGS_MODULE="quorum.settings")
     print(
         f"\nPostgreSQL {env['BENCH_PG_VERSION']} re-estimation: {votes:,} votes, {per_item} per item, "
         f"{ANNOTATORS} external annotators, {len(LABELS)} labels; fresh database "

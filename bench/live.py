@@ -44,14 +44,13 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fresh import ROOT, fresh_database  # noqa: E402
+from fresh import ROOT, fresh_database, fresh_postgres  # noqa: E402
 
 SLUG = "bench-live"
 ITEMS = 2_000
@@ -91,29 +90,6 @@ print(json.dumps({"session": browser.cookies["sessionid"].value, "tokens": token
 
 
 # --- servers ----------------------------------------------------------------------------------
-
-
-def fresh_postgres(url: str) -> dict[str, str]:
-    """The environment for a fresh, migrated PostgreSQL database named in ``url`` (dropped first)."""
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if parts.scheme not in ("postgres", "postgresql") or "bench" not in name:
-        raise SystemExit(f"refusing to drop {url!r}: a postgres:// URL whose database name contains 'bench'")
-    admin = urlunsplit(("postgresql", parts.netloc, "/postgres", "", ""))
-    try:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as e:
-        raise SystemExit(
-            f"{e}\nIs PostgreSQL up? pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-        ) from e
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(DATABASE_URL=url, QUORUM_MEDIA_ROOT=tempfile.mkdtemp(prefix="quorum-bench-live-"))
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], env=env, check=True, cwd=ROOT)
-    return env
 
 
 def redis_clear(url: str) -> None:
