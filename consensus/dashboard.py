@@ -120,27 +120,20 @@ def _active(project: Project, now: dt.datetime) -> list[dict[str, Any]]:
         .annotate(last=Max("created_at"), hour=Count("id"))
         .order_by()
     )  # fmt: skip
-    people: dict[str, dict[str, Any]] = {
-        r["annotator__username"]: {"name": r["annotator__username"], "last_vote": r["last"], "last_hour": r["hour"],
-                                   "holding": 0}
-        for r in recent
-    }  # fmt: skip
-    holding = (
+    holding = dict(
         Lease.objects.filter(project=project, status=LeaseStatus.ACTIVE, expires_at__gt=now)
-        .values("annotator__username").annotate(n=Count("id")).order_by()
+        .values_list("annotator__username").annotate(n=Count("id")).order_by()
     )  # fmt: skip
-    for r in holding:
-        person = people.setdefault(
-            r["annotator__username"], {"name": r["annotator__username"], "last_vote": None, "last_hour": 0}
-        )
-        person["holding"] = r["n"]
+    voted = {r["annotator__username"]: r for r in recent}
     cutoff = now - dt.timedelta(minutes=ACTIVE_MINUTES)
-    active = [p for p in people.values() if p.get("holding") or (p["last_vote"] and p["last_vote"] >= cutoff)]
+    active = [
+        {"name": name, "last_vote": voted[name]["last"] if name in voted else None,
+         "last_hour": voted[name]["hour"] if name in voted else 0, "holding": holding.get(name, 0)}
+        for name in voted.keys() | holding.keys()
+        if name in holding or voted[name]["last"] >= cutoff
+    ]  # fmt: skip
     active.sort(key=lambda p: p["last_vote"] or now, reverse=True)
-    return [
-        {**p, "holding": p.get("holding", 0), "last_vote": p["last_vote"].isoformat() if p["last_vote"] else None}
-        for p in active
-    ]
+    return [{**p, "last_vote": p["last_vote"].isoformat() if p["last_vote"] else None} for p in active]
 
 
 def _curation(project: Project) -> dict[str, Any]:
