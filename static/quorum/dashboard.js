@@ -1,3 +1,5 @@
+import { follow } from "./follow.js";
+
 // The project dashboard: draws the snapshot the page was rendered with, then follows the
 // project's events without a reload. The counts an event states exactly (a vote cast, an item
 // moving from one state to another, a review case opening or closing) are applied at once; and a
@@ -203,7 +205,7 @@ function draw(snap) {
   updated.textContent = new Date(snap.generated_at).toLocaleTimeString();
 }
 
-let current = null, lastFetch = 0, inFlight = false, pending = null;
+let current = null;
 
 function apply(message) {
   // The exact part of an event, on the snapshot shown; false when there is nothing to apply.
@@ -230,55 +232,28 @@ function apply(message) {
 }
 
 async function refresh() {
-  if (inFlight) {
-    schedule();
-    return;
-  }
-  inFlight = true;
-  lastFetch = Date.now();
-  try {
-    const response = await fetch(root.dataset.url, { headers: { Accept: "application/json" } });
-    if (response.ok) {
-      current = await response.json();
-      draw(current);
-    }
-  } catch { /* the next event or the minute's refresh tries again */ }
-  inFlight = false;
-}
-
-function schedule() {
-  if (pending) return;
-  const wait = Math.max(0, MIN_GAP_MS - (Date.now() - lastFetch));
-  if (wait === 0 && !inFlight) {
-    refresh();
-    return;
-  }
-  pending = setTimeout(() => {
-    pending = null;
-    refresh();
-  }, Math.max(wait, 50));
+  const response = await fetch(root.dataset.url, { headers: { Accept: "application/json" } });
+  if (!response.ok) return;
+  current = await response.json();
+  draw(current);
 }
 
 if (root) {
   current = JSON.parse(document.getElementById("dashboard-snapshot").textContent);
   draw(current);
-  lastFetch = Date.now(); // the page's own snapshot is the first fetch
-  document.addEventListener("quorum:event", (event) => {
-    if (!REFRESH_ON.has(event.detail.type)) return;
-    if (apply(event.detail)) {
-      current.generated_at = new Date(event.detail.at * 1000).toISOString();
+  const schedule = follow(REFRESH_ON, refresh, {
+    gapMs: MIN_GAP_MS,
+    onEvent(message) {
+      if (!apply(message)) return;
+      current.generated_at = new Date(message.at * 1000).toISOString();
       draw(current);
-    }
-    schedule();
+    },
   });
   // live.js may have connected before this module ran: start from what it says now.
   const indicator = document.getElementById("dash-live");
-  let connectedBefore = document.documentElement.dataset.live === "connected";
-  if (connectedBefore) indicator.textContent = "live";
+  if (document.documentElement.dataset.live === "connected") indicator.textContent = "live";
   document.addEventListener("quorum:live", (event) => {
     indicator.textContent = event.detail.connected ? "live" : "reconnecting…";
-    if (event.detail.connected && connectedBefore) schedule(); // catch up after a reconnect
-    if (event.detail.connected) connectedBefore = true;
   });
   setInterval(schedule, 60_000); // "active now" and the hour's bar move with the clock too
 }
