@@ -23,6 +23,8 @@ from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from . import curation
+
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"}
 ACCEPTED_FORMATS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "TIFF": "tif"}
 MANIFEST_EXTENSIONS = {".jsonl", ".ndjson", ".csv"}
@@ -68,6 +70,7 @@ class CheckedImage:
     width: int
     height: int
     thumbnail_jpeg: bytes
+    measures: curation.ImageMeasures
 
 
 class ImageRejected(Exception):
@@ -116,12 +119,18 @@ def check_image(data: bytes, limits: Limits) -> CheckedImage:
                 )
             try:
                 img.load()
-                thumb = ImageOps.exif_transpose(img)
-                if thumb.mode not in ("RGB", "L"):
-                    thumb = thumb.convert("RGB")
-                thumb.thumbnail((limits.thumbnail_size, limits.thumbnail_size))
+                # An upright copy at most MEASURE_SIDE pixels wide: the measures and the
+                # thumbnail come from it, so a large photo is scaled down once.
+                work = ImageOps.exif_transpose(img)  # always a new image
+                width, height = work.size  # as the picture is seen, upright
+                if work.mode not in ("RGB", "L"):
+                    work = work.convert("RGB")
+                if max(work.size) > curation.MEASURE_SIDE:
+                    work.thumbnail((curation.MEASURE_SIDE, curation.MEASURE_SIDE))
+                measures = curation.measure_image(img, oriented=work)
+                work.thumbnail((limits.thumbnail_size, limits.thumbnail_size))
                 out = io.BytesIO()
-                thumb.save(out, "JPEG", quality=80)
+                work.save(out, "JPEG", quality=80)
             except (Image.DecompressionBombError, Image.DecompressionBombWarning):
                 raise ImageRejected("image has too many pixels (decompression bomb refused)") from None
             except (OSError, SyntaxError, ValueError) as exc:
@@ -132,11 +141,14 @@ def check_image(data: bytes, limits: Limits) -> CheckedImage:
                 width=width,
                 height=height,
                 thumbnail_jpeg=out.getvalue(),
+                measures=measures,
             )
 
 
 def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """The content hash of a text: of its normalised form, so texts that differ only in case,
+    whitespace or Unicode composition are exact duplicates."""
+    return hashlib.sha256(curation.normalize_text(text).encode("utf-8")).hexdigest()
 
 
 # --- format detection -------------------------------------------------------------------------

@@ -1,0 +1,378 @@
+"""Curation measures and near-duplicate search: pure functions over Pillow images, strings and
+numpy arrays. No Django here; ``annotation.curating`` maps items to arrays and results to rows.
+
+- ``measure_image``: a 64-bit DCT perceptual hash, sharpness (variance of the Laplacian),
+  mean brightness, and EXIF metadata (capture time, GPS, camera, orientation).
+- ``normalize_text`` / ``simhash_texts``: the exact-duplicate key of a text and a 64-bit SimHash.
+- ``near_pairs``: every pair of 64-bit hashes within a Hamming distance, by multi-index hashing
+  (four 16-bit chunks: two hashes within distance r agree within r // 4 bits on at least one
+  chunk), so the work grows with the number of near pairs, not with n².
+- ``clusters``: connected components of the near pairs, each with one representative.
+- ``flags``: which measures fall outside the project's thresholds.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import combinations
+from typing import Any
+
+import numba
+import numpy as np
+from PIL import Image
+
+HASH_BITS = 64
+CHUNKS = 4
+CHUNK_BITS = HASH_BITS // CHUNKS
+# Multi-index hashing enumerates every chunk value within r // 4 bits: radius 2 is 137 values.
+MAX_DISTANCE = CHUNKS * 3 - 1
+MEASURE_SIDE = 512  # sharpness and brightness are measured at this size, so thresholds do not depend on resolution
+
+
+# --- images -----------------------------------------------------------------------------------
+
+
+def _dct_matrix(n: int, k: int) -> np.ndarray:
+    """The first ``k`` rows of the orthonormal DCT-II matrix of size ``n``."""
+    x = np.arange(n)
+    rows = np.cos(np.pi * (2 * x[None, :] + 1) * np.arange(k)[:, None] / (2 * n))
+    rows[0] *= np.sqrt(1 / n)
+    rows[1:] *= np.sqrt(2 / n)
+    return rows
+
+
+_DCT = _dct_matrix(32, 8)
+
+
+def phash(image: Image.Image) -> int:
+    """64-bit perceptual hash: the 8×8 lowest frequencies of the 32×32 grayscale image's DCT,
+    one bit each for being above their median (the DC term left out of the median). Resizing,
+    re-compression, small crops and brightness changes move few bits; a mirror image moves many."""
+    small = np.asarray(image.convert("L").resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
+    low = (_DCT @ small @ _DCT.T).ravel()
+    bits = low > np.median(low[1:])
+    return int(np.packbits(bits).view(">u8")[0])
+
+
+def sharpness(gray: np.ndarray) -> float:
+    """Variance of the 4-neighbour Laplacian of a grayscale array: low for blurred images."""
+    g = gray.astype(np.float32)
+    lap = g[1:-1, :-2] + g[1:-1, 2:] + g[:-2, 1:-1] + g[2:, 1:-1] - 4 * g[1:-1, 1:-1]
+    return float(lap.var()) if lap.size else 0.0
+
+
+_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
+_MAKE, _MODEL, _ORIENTATION, _DATETIME, _DATETIME_ORIGINAL = 271, 272, 274, 306, 36867
+
+
+def _exif_text(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return None
+    # NUL padding and control characters come from camera firmware; the database refuses NUL.
+    text = "".join(ch for ch in value if ch.isprintable()).strip()
+    return text[:100] or None
+
+
+def _exif_time(value: Any) -> str | None:
+    text = _exif_text(value)
+    try:
+        return datetime.strptime(text or "", "%Y:%m:%d %H:%M:%S").isoformat()
+    except ValueError:
+        return None
+
+
+def _gps_degrees(dms: Any, ref: Any) -> float | None:
+    try:
+        d, m, s = (float(v) for v in dms)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    value = d + m / 60 + s / 3600
+    if not np.isfinite(value):
+        return None
+    return round(-value if _exif_text(ref) in ("S", "W") else value, 6)
+
+
+def exif_metadata(image: Image.Image) -> dict[str, Any]:
+    """Capture time, GPS position, camera make and model, and orientation, where present."""
+    try:
+        exif = image.getexif()
+        sub = exif.get_ifd(_EXIF_IFD)
+        gps = exif.get_ifd(_GPS_IFD)
+    except Exception:  # a broken EXIF block loses its metadata, not the image
+        return {}
+    out: dict[str, Any] = {}
+    taken = _exif_time(sub.get(_DATETIME_ORIGINAL)) or _exif_time(exif.get(_DATETIME))
+    if taken:
+        out["taken_at"] = taken
+    for key, tag in (("camera_make", _MAKE), ("camera_model", _MODEL)):
+        if text := _exif_text(exif.get(tag)):
+            out[key] = text
+    orientation = exif.get(_ORIENTATION)
+    if isinstance(orientation, int) and 1 <= orientation <= 8:
+        out["orientation"] = orientation
+    if gps:
+        lat, lon = _gps_degrees(gps.get(2), gps.get(1)), _gps_degrees(gps.get(4), gps.get(3))
+        if lat is not None and lon is not None and abs(lat) <= 90 and abs(lon) <= 180:
+            out["gps"] = {"lat": lat, "lon": lon}
+    return out
+
+
+def flat_exif(exif: dict[str, Any]) -> dict[str, Any]:
+    """EXIF metadata as flat fields (``gps`` becomes ``gps_lat`` and ``gps_lon``)."""
+    out = {k: v for k, v in exif.items() if k != "gps"}
+    if gps := exif.get("gps"):
+        out["gps_lat"], out["gps_lon"] = gps["lat"], gps["lon"]
+    return out
+
+
+@dataclass(frozen=True)
+class ImageMeasures:
+    phash: int  # unsigned 64-bit
+    sharpness: float
+    brightness: float  # mean of the grayscale image, 0–255
+    exif: dict[str, Any]
+
+
+def measure_image(image: Image.Image, *, oriented: Image.Image) -> ImageMeasures:
+    """Measures of one decoded image. ``image`` is the file as decoded (for its EXIF block),
+    ``oriented`` the same picture turned upright and scaled to at most ``MEASURE_SIDE`` pixels."""
+    gray = np.asarray(oriented.convert("L"))
+    return ImageMeasures(
+        phash=phash(oriented),
+        sharpness=round(sharpness(gray), 2),
+        brightness=round(float(gray.mean()), 2) if gray.size else 0.0,
+        exif=exif_metadata(image),
+    )
+
+
+# --- text -------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+")
+
+
+def normalize_text(text: str) -> str:
+    """The key of exact text duplicates: Unicode NFC, case-folded, whitespace collapsed."""
+    folded = unicodedata.normalize("NFC", text).casefold()
+    return unicodedata.normalize("NFC", " ".join(folded.split()))
+
+
+def text_words(text: str) -> list[str]:
+    return _WORD.findall(normalize_text(text))
+
+
+def _token_hash(token: str, cache: dict[str, int]) -> int:
+    value = cache.get(token)
+    if value is None:
+        # FNV-1a 64 over the UTF-8 bytes, mixed (splitmix64) so that every bit is balanced.
+        h = 0xCBF29CE484222325
+        for byte in token.encode("utf-8"):
+            h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+        h = ((h ^ (h >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+        h = ((h ^ (h >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+        value = cache[token] = h ^ (h >> 31)
+    return value
+
+
+def simhash_texts(texts: list[str], cache: dict[str, int] | None = None) -> np.ndarray:
+    """64-bit SimHash of each text over its words and word pairs (uint64; 0 for a text without
+    words). Texts that share most of their words get hashes a few bits apart."""
+    cache = {} if cache is None else cache
+    hashes: list[int] = []
+    owner: list[int] = []
+    for i, text in enumerate(texts):
+        words = text_words(text)
+        features = words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+        hashes.extend(_token_hash(f, cache) for f in features)
+        owner.extend([i] * len(features))
+    out = np.zeros(len(texts), dtype=np.uint64)
+    if not hashes:
+        return out
+    bits = np.unpackbits(np.array(hashes, dtype=">u8").view(np.uint8).reshape(-1, 8), axis=1)
+    signed = bits.astype(np.int32) * 2 - 1
+    idx = np.array(owner)
+    sums = np.zeros((len(texts), HASH_BITS), dtype=np.int32)
+    np.add.at(sums, idx, signed)
+    has = np.bincount(idx, minlength=len(texts)) > 0
+    packed = np.packbits(sums > 0, axis=1).view(">u8").ravel().astype(np.uint64)
+    out[has] = packed[has]
+    return out
+
+
+# --- near-duplicate search --------------------------------------------------------------------
+
+
+def _masks(radius: int) -> np.ndarray:
+    masks = [0]
+    for r in range(1, radius + 1):
+        masks += [sum(1 << b for b in bits) for bits in combinations(range(CHUNK_BITS), r)]
+    return np.array(masks, dtype=np.int64)
+
+
+@numba.njit(cache=True, inline="always")
+def _popcount(x):  # pragma: no cover - compiled
+    x = x - ((x >> numba.uint64(1)) & numba.uint64(0x5555555555555555))
+    x = (x & numba.uint64(0x3333333333333333)) + ((x >> numba.uint64(2)) & numba.uint64(0x3333333333333333))
+    x = (x + (x >> numba.uint64(4))) & numba.uint64(0x0F0F0F0F0F0F0F0F)
+    return (x * numba.uint64(0x0101010101010101)) >> numba.uint64(56)
+
+
+@numba.njit(cache=True, nogil=True)
+def _probe(hs, order, starts, counts, masks, max_distance, out_i, out_j):  # pragma: no cover - compiled
+    """Pairs of one chunk. ``hs`` holds the hashes sorted by their chunk value (``order`` maps
+    back to indices); bucket ``u`` is ``hs[starts[u]:starts[u] + counts[u]]``. Each bucket is
+    compared with the buckets of ``u ^ mask`` above it, and within itself. Returns how many
+    pairs were written, or -1 if the output arrays are too small."""
+    found = 0
+    for u in range(len(counts)):
+        if counts[u] == 0:
+            continue
+        a0, a1 = starts[u], starts[u] + counts[u]
+        for m in masks:
+            q = u ^ m
+            if q < u or counts[q] == 0:
+                continue
+            b1 = starts[q] + counts[q]
+            for a in range(a0, a1):
+                ha = hs[a]
+                for b in range(a + 1 if q == u else starts[q], b1):
+                    if _popcount(ha ^ hs[b]) <= max_distance:
+                        if found == len(out_i):
+                            return -1
+                        out_i[found] = order[a]
+                        out_j[found] = order[b]
+                        found += 1
+    return found
+
+
+def near_pairs(
+    hashes: np.ndarray, max_distance: int, *, max_bucket: int = 2_000
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair ``i < j`` with ``popcount(hashes[i] ^ hashes[j]) <= max_distance``, and its
+    distance. Multi-index hashing over four 16-bit chunks; the probing loop is compiled.
+
+    Hashes that crowd one chunk value (more than ``max_bucket``, as templated texts do) would
+    make the search quadratic; such a crowd is compared along the chain of its members in hash
+    order instead of all against all, which still joins them when they sit close together.
+    """
+    if not 0 <= max_distance <= MAX_DISTANCE:
+        raise ValueError(f"max_distance must be between 0 and {MAX_DISTANCE}")
+    h = np.ascontiguousarray(hashes, dtype=np.uint64)
+    n = len(h)
+    empty = np.zeros(0, dtype=np.int64)
+    if n < 2:
+        return empty, empty, empty
+    found_i: list[np.ndarray] = []
+    found_j: list[np.ndarray] = []
+    masks = _masks(max_distance // CHUNKS)
+    capacity = max(1024, n)
+    for c in range(CHUNKS):
+        v = ((h >> np.uint64(c * CHUNK_BITS)) & np.uint64(0xFFFF)).astype(np.int64)
+        counts = np.bincount(v, minlength=1 << CHUNK_BITS)
+        crowded = counts > max_bucket
+        for value in np.flatnonzero(crowded):
+            members = np.flatnonzero(v == value)
+            members = members[np.argsort(h[members], kind="stable")]
+            found_i.append(members[:-1])
+            found_j.append(members[1:])
+        counts[crowded] = 0
+        order = np.argsort(np.where(crowded[v], -1, v), kind="stable")[int(crowded[v].sum()):]
+        starts = np.cumsum(counts) - counts
+        hs = h[order]
+        while True:
+            out_i = np.empty(capacity, dtype=np.int64)
+            out_j = np.empty(capacity, dtype=np.int64)
+            found = _probe(hs, order, starts, counts, masks, max_distance, out_i, out_j)
+            if found >= 0:
+                break
+            capacity *= 4
+        found_i.append(out_i[:found])
+        found_j.append(out_j[:found])
+    i = np.concatenate(found_i)
+    j = np.concatenate(found_j)
+    key = np.unique(np.minimum(i, j) * n + np.maximum(i, j))
+    i, j = key // n, key % n
+    d = np.bitwise_count(h[i] ^ h[j]).astype(np.int64)
+    keep = d <= max_distance
+    return i[keep], j[keep], d[keep]
+
+
+def near_pairs_brute(hashes: np.ndarray, max_distance: int) -> set[tuple[int, int]]:
+    """The same pairs by comparing everything with everything: for tests on small sets."""
+    h = np.asarray(hashes, dtype=np.uint64)
+    d = np.bitwise_count(h[:, None] ^ h[None, :])
+    i, j = np.nonzero(np.triu(d <= max_distance, k=1))
+    return set(zip(i.tolist(), j.tolist(), strict=True))
+
+
+@dataclass(frozen=True)
+class Cluster:
+    members: list[int]  # indices, representative first
+    distance: dict[int, int]  # member index -> Hamming distance to the representative
+
+
+def clusters(
+    n: int, i: np.ndarray, j: np.ndarray, hashes: np.ndarray, rank: np.ndarray
+) -> list[Cluster]:
+    """Connected components (of two or more) of the near pairs. The representative of each is
+    its member with the highest ``rank`` (ties: the lowest index)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if len(i) == 0:
+        return []
+    graph = coo_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    involved = np.unique(np.concatenate([i, j]))
+    groups: dict[int, list[int]] = {}
+    for idx in involved.tolist():
+        groups.setdefault(int(labels[idx]), []).append(idx)
+    h = np.asarray(hashes, dtype=np.uint64)
+    out = []
+    for members in groups.values():
+        rep = max(members, key=lambda m: (rank[m], -m))
+        ordered = [rep] + sorted(m for m in members if m != rep)
+        dist = np.bitwise_count(h[ordered] ^ h[rep]).tolist()
+        out.append(Cluster(members=ordered, distance=dict(zip(ordered, dist, strict=True))))
+    out.sort(key=lambda c: c.members[0])
+    return out
+
+
+# --- quality flags ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    blur: float  # sharpness below this is blurred
+    dark: float  # mean brightness below this is under-exposed
+    bright: float  # above this, over-exposed
+    min_side: int  # pixels; a shorter side is too small
+    min_text_chars: int  # a shorter text is too short
+
+
+def image_flags(
+    *, sharpness: float | None, brightness: float | None, width: int | None, height: int | None, t: Thresholds
+) -> dict[str, float]:
+    """{flag: the measure that raised it} for blurred, dark, bright and tiny images."""
+    out: dict[str, float] = {}
+    if sharpness is not None and sharpness < t.blur:
+        out["blurry"] = sharpness
+    if brightness is not None and brightness < t.dark:
+        out["dark"] = brightness
+    if brightness is not None and brightness > t.bright:
+        out["bright"] = brightness
+    if width is not None and height is not None and min(width, height) < t.min_side:
+        out["tiny"] = float(min(width, height))
+    return out
+
+
+def text_flags(text: str, t: Thresholds) -> dict[str, float]:
+    """{flag: length} for empty (no letters or digits) and too-short texts."""
+    if not _WORD.search(text):
+        return {"empty": 0.0}
+    length = len(normalize_text(text))
+    return {"short": float(length)} if length < t.min_text_chars else {}
