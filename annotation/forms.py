@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from .models import ItemKind, ItemState, Project, QuestionType, Role
+from .services import CURATION_SETTINGS
 
 SETTINGS_FIELDS = [
     "min_votes", "max_votes", "promote_posterior", "promote_agreement", "gold_rate", "lease_seconds",
@@ -35,6 +38,38 @@ class ProjectSettingsForm(forms.ModelForm):
         model = Project
         fields = ["name", "description", *SETTINGS_FIELDS, *LATER_FIELDS]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+
+class CurationThresholdsForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = list(CURATION_SETTINGS)
+        labels = {
+            "near_duplicate_distance": "Near-duplicate distance (bits)",
+            "blur_threshold": "Blurry below sharpness",
+            "dark_threshold": "Under-exposed below brightness",
+            "bright_threshold": "Over-exposed above brightness",
+            "min_image_side": "Too small below (px, shorter side)",
+            "min_text_chars": "Too short below (characters)",
+        }
+
+
+class ItemIdsField(forms.Field):
+    """Item ids from repeated ``items`` inputs; the service checks they belong to the project."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[int]:
+        values = value if isinstance(value, (list, tuple)) else ([value] if value else [])
+        bad = [v for v in values if not str(v).isdigit()]
+        if bad:
+            raise forms.ValidationError(f"Not an item id: {bad[0]!r}.")
+        return [int(v) for v in values]
+
+
+class CurationDecisionForm(forms.Form):
+    items = ItemIdsField(error_messages={"required": "Choose at least one item."})
+    decision = forms.ChoiceField(choices=[(d, d) for d in ("keep", "exclude", "undo")])
 
 
 class MemberAddForm(forms.Form):
@@ -121,6 +156,13 @@ class ItemFilterForm(forms.Form):
     gold = forms.ChoiceField(
         choices=[("", "gold or not"), ("yes", "gold only"), ("no", "no gold")], required=False
     )
+    flag = forms.ChoiceField(
+        label="curation flag", required=False,
+        choices=[("", "any"), ("near_duplicate", "near-duplicate"), ("blurry", "blurry"), ("dark", "under-exposed"),
+                 ("bright", "over-exposed"), ("tiny", "too small"), ("empty", "empty text"), ("short", "too short")],
+    )  # fmt: skip
+    taken_from = forms.DateField(label="photo taken from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    taken_to = forms.DateField(label="taken until", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean_meta_key(self) -> str:
         key = self.cleaned_data["meta_key"].strip()

@@ -23,7 +23,7 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from . import events, ingest
+from . import curating, curation, events, ingest
 from .exceptions import ValidationFailed
 from .models import ImportJob, ImportStatus, Item, ItemKind, ItemState, Project, QuestionType
 from .selectors import rulebook_current
@@ -178,7 +178,8 @@ class _Gold:
 _INSERT_FIELDS = (
     "project", "external_id", "kind", "text", "image", "thumbnail", "width", "height",
     "content_hash", "metadata", "gold", "state", "priority", "votes_count", "leased_count",
-    "extra_votes", "import_job", "created_at",
+    "extra_votes", "import_job", "created_at", "near_hash", "sharpness", "brightness", "flags", "curation",
+    "excluded_from",
 )  # fmt: skip
 
 
@@ -255,10 +256,15 @@ class _Run:
         self.limits = import_limits()
         self.gold = _Gold(self.project)
         self.seen_ids: set[str] = set()
-        self.seen_hashes: set[str] = set()
+        self.seen_hashes: dict[str, str] = {}  # content hash -> where it was first seen
         self.batch: list[_Candidate] = []
         self.errors: list[dict[str, str]] = []
         self.skips: list[dict[str, str]] = []
+        self.token_cache: dict[str, int] = {}
+        self.same = (
+            " (the same text, ignoring case, spacing and Unicode form)" if self.project.item_kind == ItemKind.TEXT
+            else " (the same file content)"
+        )  # fmt: skip
 
     def error(self, where: str, field: str, reason: str) -> None:
         self.job.failed += 1
@@ -292,10 +298,10 @@ class _Run:
                 return self.error(row.where, "image", exc.reason)
             digest = image.sha256
         if digest in self.seen_hashes:
-            return self.skip(row.where, "same content as an earlier row of this import")
+            return self.skip(row.where, f"exact duplicate of {self.seen_hashes[digest]} in this import{self.same}")
         if row.external_id:
             self.seen_ids.add(row.external_id)
-        self.seen_hashes.add(digest)
+        self.seen_hashes[digest] = row.where
         self.batch.append(_Candidate(row=row, content_hash=digest, image=image))
         if len(self.batch) >= (TEXT_BATCH if kind == ItemKind.TEXT else IMAGE_BATCH):
             self.flush()
@@ -327,16 +333,19 @@ class _Run:
         project_id, kind, job_id = self.project.pk, self.project.item_kind, self.job.pk
         new_rows: list[tuple[Any, ...]] = []
         wheres: list[str] = []
-        for cand in self.batch:
+        if kind == ItemKind.TEXT:
+            signatures = curation.simhash_texts([c.row.text or "" for c in self.batch], self.token_cache)
+        for n, cand in enumerate(self.batch):
             row = cand.row
             if row.external_id and row.external_id in existing_ids:
                 self.skip(row.where, f"id {row.external_id!r} is already in the project")
                 continue
             if cand.content_hash in existing_hashes:
-                self.skip(row.where, f"same content as item {existing_hashes[cand.content_hash]!r}")
+                self.skip(row.where, f"exact duplicate of item {existing_hashes[cand.content_hash]!r}{self.same}")
                 continue
             image_name = thumb_name = ""
-            width = height = None
+            width = height = sharp = bright = None
+            metadata = row.metadata
             if cand.image is not None:
                 try:
                     image_name, thumb_name = self._store_image(cand)
@@ -344,14 +353,22 @@ class _Run:
                     self.error(row.where, "image", f"could not be stored: {exc}")
                     continue
                 width, height = cand.image.width, cand.image.height
+                measures = cand.image.measures
+                near, sharp, bright = measures.phash, measures.sharpness, measures.brightness
+                # EXIF fields sit beside the row's own metadata (which wins), so the items
+                # page filters on them like on any other field.
+                metadata = {**{f"exif_{k}": v for k, v in curation.flat_exif(measures.exif).items()}, **metadata}
+            else:
+                near = int(signatures[n])
             wheres.append(row.where)
             new_rows.append(
                 (
                     project_id, row.external_id, kind, row.text or "", image_name, thumb_name,
                     width, height, cand.content_hash,
-                    json.dumps(row.metadata),
+                    json.dumps(metadata),
                     None if row.gold is None else json.dumps(row.gold),
                     ItemState.QUEUED, 0.0, 0, 0, 0, job_id, created_at,
+                    curating.signed(near), sharp, bright, "{}", "", "",
                 )
             )  # fmt: skip
         inserted = self._insert(new_rows, wheres)
@@ -425,6 +442,14 @@ def import_run(*, job_id: int) -> ImportJob:
         run.batch = []
         status = ImportStatus.FAILED
         message = f"The import stopped after {job.total} rows: {exc.__class__.__name__}: {exc}"
+    if job.created:
+        # Clusters and flags over the whole project, new items with old: a near-duplicate
+        # of an item imported last week is found too. Part of the import's task.
+        try:
+            curating.curation_run(project=job.project, actor=job.created_by)
+        except Exception as exc:  # the items stay imported; curation can be run again from its page
+            log.exception("import %s: curation failed", job.pk)
+            message = (message + " " if message else "") + f"Curation did not run: {exc.__class__.__name__}: {exc}"
     run.save_progress(status=status, message=message, finished_at=timezone.now())
     if connection.vendor == "postgresql" and job.created >= 1000:
         # Fresh statistics, so the queue's plans fit the new size at once (autovacuum is slower).

@@ -60,6 +60,17 @@ class Project(models.Model):
     min_gold_accuracy = models.FloatField(
         default=0.6, help_text="Flag annotators whose accuracy on gold is credibly below this."
     )
+    # Curation thresholds (see annotation.curation); changing one re-runs curation.
+    near_duplicate_distance = models.PositiveSmallIntegerField(
+        default=10, help_text="Items whose 64-bit hashes differ in at most this many bits are near-duplicates (0–11)."
+    )
+    blur_threshold = models.FloatField(
+        default=60.0, help_text="Images whose sharpness (variance of the Laplacian at 512 px) is below this are flagged blurry."
+    )
+    dark_threshold = models.FloatField(default=40.0, help_text="Images darker than this mean brightness (0–255) are flagged.")
+    bright_threshold = models.FloatField(default=220.0, help_text="Images brighter than this mean brightness (0–255) are flagged.")
+    min_image_side = models.PositiveIntegerField(default=64, help_text="Images with a shorter side (pixels) are flagged tiny.")
+    min_text_chars = models.PositiveIntegerField(default=10, help_text="Texts shorter than this (characters) are flagged.")
     current_rulebook = models.ForeignKey(
         "RulebookVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="The published version in force; set by rulebook_publish.",
@@ -84,6 +95,16 @@ class Project(models.Model):
                 & Q(min_gold_accuracy__gte=0, min_gold_accuracy__lte=1),
                 name="project_thresholds_range",
                 violation_error_message="Thresholds and the gold rate are between 0 and 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(near_duplicate_distance__lte=11)
+                & Q(dark_threshold__gte=0, dark_threshold__lte=255)
+                & Q(bright_threshold__gte=0, bright_threshold__lte=255)
+                & Q(blur_threshold__gte=0),
+                name="project_curation_range",
+                violation_error_message=(
+                    "The near-duplicate distance is 0–11 bits; brightness thresholds are 0–255; the blur threshold is at least 0."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(lease_seconds__gte=10),
@@ -240,6 +261,25 @@ class ImportJob(models.Model):
         return self.status in (ImportStatus.DONE, ImportStatus.FAILED)
 
 
+class DuplicateCluster(models.Model):
+    """Items that are near-duplicates of each other (connected by near pairs), with the one
+    to keep. Kept on the items so a dataset split can put a whole cluster on one side."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="duplicate_clusters")
+    representative = models.ForeignKey("Item", on_delete=models.CASCADE, related_name="+")
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class CurationDecision(models.TextChoices):
+    NONE = "", "Undecided"
+    KEPT = "kept", "Kept"
+    EXCLUDED = "excluded", "Excluded"
+
+
 class Item(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
     external_id = models.CharField(max_length=500, blank=True)
@@ -262,6 +302,21 @@ class Item(models.Model):
     )
     import_job = models.ForeignKey(
         ImportJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="items"
+    )
+    # Curation (annotation.curating): measures from the import, flags and clusters from a run.
+    near_hash = models.BigIntegerField(
+        null=True, blank=True, help_text="64-bit perceptual hash (images) or SimHash (texts), stored signed."
+    )
+    sharpness = models.FloatField(null=True, blank=True, help_text="Variance of the Laplacian at 512 px.")
+    brightness = models.FloatField(null=True, blank=True, help_text="Mean grayscale brightness, 0–255.")
+    flags = models.JSONField(default=dict, blank=True, help_text="{flag: measure}: near_duplicate, blurry, dark, bright, tiny, empty, short.")
+    cluster = models.ForeignKey(
+        DuplicateCluster, null=True, blank=True, on_delete=models.SET_NULL, related_name="items"
+    )
+    cluster_distance = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Bits from the representative.")
+    curation = models.CharField(max_length=10, choices=CurationDecision.choices, blank=True, default="")
+    excluded_from = models.CharField(
+        max_length=15, blank=True, default="", help_text="The state before curation excluded it, to restore."
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,6 +147,9 @@ class ItemFilters:
     meta_value: str = ""
     q: str = ""
     gold: str = ""  # "", "yes", "no"
+    flag: str = ""  # a curation flag
+    taken_from: dt.date | None = None  # EXIF capture date, inclusive
+    taken_to: dt.date | None = None
 
 
 def item_list(*, project: Project, filters: ItemFilters) -> QuerySet[Item]:
@@ -167,6 +171,15 @@ def item_list(*, project: Project, filters: ItemFilters) -> QuerySet[Item]:
         qs = qs.filter(gold__isnull=False)
     elif filters.gold == "no":
         qs = qs.filter(gold__isnull=True)
+    if filters.flag:
+        qs = qs.filter(flags__has_key=filters.flag)
+    if filters.taken_from or filters.taken_to:
+        # ISO timestamps compare as text; items without a capture time never match.
+        qs = qs.alias(taken=Cast(KeyTextTransform("exif_taken_at", "metadata"), TextField())).filter(taken__isnull=False)
+        if filters.taken_from:
+            qs = qs.filter(taken__gte=filters.taken_from.isoformat())
+        if filters.taken_to:
+            qs = qs.filter(taken__lt=(filters.taken_to + dt.timedelta(days=1)).isoformat())
     return qs.order_by("id")
 
 

@@ -32,6 +32,14 @@ from .models import (
 )
 from .selectors import rulebook_current, rulebook_document, rulebook_draft
 
+CURATION_SETTINGS = (
+    "near_duplicate_distance",
+    "blur_threshold",
+    "dark_threshold",
+    "bright_threshold",
+    "min_image_side",
+    "min_text_chars",
+)
 PROJECT_SETTINGS = (
     "name",
     "description",
@@ -44,6 +52,7 @@ PROJECT_SETTINGS = (
     "review_unsure",
     "gold_feedback",
     "min_gold_accuracy",
+    *CURATION_SETTINGS,
 )
 
 
@@ -84,6 +93,13 @@ def _check_settings(values: dict[str, Any]) -> None:
             errors.append({"field": name, "message": "Must be between 0 and 1."})
     if values["lease_seconds"] < 10:
         errors.append({"field": "lease_seconds", "message": "A lease lasts at least 10 seconds."})
+    if not 0 <= values["near_duplicate_distance"] <= 11:
+        errors.append({"field": "near_duplicate_distance", "message": "Between 0 and 11 bits (of 64)."})
+    for name in ("dark_threshold", "bright_threshold"):
+        if not 0 <= values[name] <= 255:
+            errors.append({"field": name, "message": "A brightness between 0 and 255."})
+    if values["blur_threshold"] < 0:
+        errors.append({"field": "blur_threshold", "message": "At least 0."})
     if not str(values["name"]).strip():
         errors.append({"field": "name", "message": "Give the project a name."})
     if errors:

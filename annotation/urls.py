@@ -26,6 +26,9 @@ urlpatterns = [
     path("p/<slug:slug>/items/<int:item_id>/", views.item_detail, name="item"),
     path("p/<slug:slug>/items/<int:item_id>/image", views.item_file, {"which": "image"}, name="item-image"),
     path("p/<slug:slug>/items/<int:item_id>/thumbnail", views.item_file, {"which": "thumbnail"}, name="item-thumbnail"),
+    path("p/<slug:slug>/curation/", views.curation_page, name="curation"),
+    path("p/<slug:slug>/curation/decide/", views.curation_decide, name="curation-decide"),
+    path("p/<slug:slug>/curation/run/", views.curation_run, name="curation-run"),
     path("p/<slug:slug>/audit/", views.audit_log, name="audit"),
     path("p/<slug:slug>/agreement/", consensus_views.agreement_page, name="agreement"),
     path(

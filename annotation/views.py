@@ -15,15 +15,18 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from consensus import review
 from consensus.importing import votes_import
 
-from . import imports, selectors, services
+from . import curating, imports, selectors, services
 from . import rulebook as rb
 from .exceptions import Conflict, NotFound, ProjectNotFound, RoleRequired, ValidationFailed
 from .forms import (
+    CurationDecisionForm,
+    CurationThresholdsForm,
     ImportForm,
     ItemFilterForm,
     LabelFormSet,
@@ -448,3 +451,91 @@ def label_page(request: HttpRequest, access: selectors.ProjectAccess) -> HttpRes
 def audit_log(request: HttpRequest, access: selectors.ProjectAccess) -> HttpResponse:
     page = Paginator(selectors.audit_list(project=access.project), 50).get_page(request.GET.get("page"))
     return render(request, "annotation/audit.html", _ctx(access, page=page))
+
+
+# --- curation -------------------------------------------------------------------------------------
+
+
+def _curation_url(slug: str, request: HttpRequest) -> str:
+    """Back to the curation view the admin came from (same tab, filter and page)."""
+    back = request.POST.get("next", "")
+    if back.startswith(reverse("curation", args=[slug])) and url_has_allowed_host_and_scheme(back, allowed_hosts=None):
+        return back
+    return reverse("curation", args=[slug])
+
+
+@project_page(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def curation_page(request: HttpRequest, access: selectors.ProjectAccess) -> HttpResponse:
+    """Near-duplicate clusters and flagged items, with keep / exclude one by one or in bulk;
+    the thresholds, and a run on demand."""
+    project = access.project
+    form = CurationThresholdsForm(request.POST if request.method == "POST" else None, instance=copy.copy(project))
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.project_update(
+                    actor=request.user, project=project, **{k: form.cleaned_data[k] for k in form.changed_data}
+                )
+            except ValidationFailed as exc:
+                _form_errors(form, exc)
+            else:
+                summary = curating.curation_run(project=project, actor=request.user)
+                messages.success(request, f"Thresholds saved. Curation ran again: {summary.clusters} near-duplicate clusters.")
+                return redirect("curation", slug=project.slug)
+    tab = request.GET.get("show", "near_duplicate")
+    counts = curating.curation_counts(project=project)
+    if tab not in {f["key"] for f in counts["flags"]}:
+        raise Http404("No such view.")
+    undecided = request.GET.get("all") != "1"
+    if tab == "near_duplicate":
+        page = Paginator(curating.cluster_list(project=project, undecided_only=undecided), 20).get_page(request.GET.get("page"))
+        members = curating.cluster_members(clusters=list(page))
+        rows = [(c, members[c.pk]) for c in page]
+    else:
+        page = Paginator(curating.flagged_items(project=project, flag=tab, undecided_only=undecided), 60).get_page(request.GET.get("page"))
+        rows = list(page)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "annotation/curation.html",
+        _ctx(
+            access, form=form, counts=counts, tab=tab, tab_name=curating.FLAG_NAMES[tab], undecided=undecided,
+            page=page, rows=rows, query=query.urlencode(), here=request.get_full_path(),
+            is_image=project.item_kind == ItemKind.IMAGE,
+            tile_actions=[("keep", "Keep"), ("exclude", "Exclude"), ("undo", "Undo")],
+        ),
+    )  # fmt: skip
+
+
+@project_page(Role.ADMIN)
+@require_http_methods(["POST"])
+def curation_decide(request: HttpRequest, access: selectors.ProjectAccess) -> HttpResponse:
+    form = CurationDecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+        return redirect(_curation_url(access.project.slug, request))
+    decision = form.cleaned_data["decision"]
+    try:
+        changed = curating.curation_decide(
+            project=access.project, actor=request.user, item_ids=form.cleaned_data["items"], decision=decision
+        )
+    except ValidationFailed as exc:
+        messages.error(request, exc.message + " " + "; ".join(e.get("message", "") for e in exc.errors))
+    else:
+        verb = {"keep": "kept", "exclude": "excluded", "undo": "back to undecided"}[decision]
+        messages.success(request, f"{changed} item{'s' if changed != 1 else ''} {verb}.")
+    return redirect(_curation_url(access.project.slug, request))
+
+
+@project_page(Role.ADMIN)
+@require_http_methods(["POST"])
+def curation_run(request: HttpRequest, access: selectors.ProjectAccess) -> HttpResponse:
+    summary = curating.curation_run(project=access.project, actor=request.user)
+    messages.success(
+        request,
+        f"Curation ran in {summary.seconds:.1f} s: {summary.clusters} near-duplicate clusters "
+        f"({summary.clustered_items} items), " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in summary.flagged.items() if k != "near_duplicate") + ".",
+    )
+    return redirect("curation", slug=access.project.slug)

@@ -17,6 +17,7 @@ from django.db.models import Count, Max, Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from annotation.curating import curation_counts
 from annotation.models import ImportJob, ItemState, Lease, LeaseStatus, Project, Vote, VoteKind
 from annotation.selectors import project_progress
 from consensus.models import Estimate, GroundTruth, ReviewCase, ReviewReason
@@ -138,14 +139,18 @@ def _active(project: Project, now: dt.datetime) -> list[dict[str, Any]]:
 
 def _curation(project: Project) -> dict[str, Any]:
     """What imports turned away: rows refused (broken, too large, invalid) and rows skipped as
-    duplicates of an item already there. (Excluded items are in ``items``.)"""
+    exact duplicates of an item already there; near-duplicate clusters, and items with a flag
+    no admin has decided on yet. (Excluded items are in ``items``.)"""
     imports = ImportJob.objects.filter(project=project).aggregate(
         failed=Sum("failed"), skipped=Sum("skipped"), jobs=Count("id"),
         running=Count("id", filter=Q(status__in=["pending", "running"])),
     )  # fmt: skip
+    counts = curation_counts(project=project)
     return {
         "refused_rows": int(imports["failed"] or 0),
         "duplicate_rows": int(imports["skipped"] or 0),
         "imports": int(imports["jobs"] or 0),
         "imports_running": int(imports["running"] or 0),
+        "clusters": counts["clusters"],
+        "undecided": {f["key"]: f["undecided"] for f in counts["flags"] if f["undecided"]},
     }

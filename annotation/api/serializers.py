@@ -155,6 +155,7 @@ class ItemSerializer(serializers.ModelSerializer):
         fields = [
             "id", "external_id", "kind", "text", "image_url", "thumbnail_url", "width", "height",
             "content_hash", "metadata", "gold", "state", "created_at",
+            "flags", "cluster", "cluster_distance", "curation", "sharpness", "brightness",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -206,4 +207,19 @@ class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
         fields = ["id", "actor", "verb", "object_type", "object_id", "before", "after", "created_at"]
+        read_only_fields = fields
+
+
+class CurationDecisionSerializer(serializers.Serializer):
+    items = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=5000)
+    decision = serializers.ChoiceField(choices=["keep", "exclude", "undo"])
+
+
+class CurationMemberSerializer(serializers.ModelSerializer):
+    item = serializers.IntegerField(source="pk")
+    distance = serializers.IntegerField(source="cluster_distance")
+
+    class Meta:
+        model = Item
+        fields = ["item", "external_id", "distance", "flags", "state", "curation"]
         read_only_fields = fields

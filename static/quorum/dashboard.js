@@ -15,6 +15,7 @@ const STATE_COLORS = {
 const REFRESH_ON = new Set([
   "vote.cast", "vote.undone", "item.decided", "review.changed", "review.claimed", "review.released",
   "consensus.updated", "import.progress", "annotator.suspended", "annotator.reinstated", "rulebook.published",
+  "curation.updated", "curation.decided",
 ]);
 const MIN_GAP_MS = 2000;
 
@@ -187,7 +188,10 @@ function drawCuration(snap) {
     h("dt", {}, "Excluded items"), h("dd", {}, fmt.format(snap.items.excluded ?? 0)),
     h("dt", {}, "Rows refused on import"), h("dd", {}, fmt.format(c.refused_rows)),
     h("dt", {}, "Duplicate rows skipped"), h("dd", {}, fmt.format(c.duplicate_rows)),
-    h("dt", {}, "Imports"), h("dd", {}, `${fmt.format(c.imports)}${c.imports_running ? ` (${c.imports_running} running)` : ""}`));
+    h("dt", {}, "Imports"), h("dd", {}, `${fmt.format(c.imports)}${c.imports_running ? ` (${c.imports_running} running)` : ""}`),
+    h("dt", {}, "Near-duplicate clusters"), h("dd", {}, fmt.format(c.clusters ?? 0)),
+    ...Object.entries(c.undecided ?? {}).flatMap(([flag, n]) => [
+      h("dt", {}, `Undecided: ${flag.replace("_", "-")}`), h("dd", {}, fmt.format(n))]));
   fill("dash-curation", dl);
 }
 

@@ -47,10 +47,18 @@ def test_reimport_skips_same_id_and_same_content(team):
     assert [s["reason"] for s in job.skipped_rows] == [
         "id 'n' appears earlier in this import",
         "id 'a' is already in the project",
-        "same content as item 'a'",
+        "exact duplicate of item 'a' (the same text, ignoring case, spacing and Unicode form)",
     ]
     assert Item.objects.filter(project=team.project).count() == 2
     assert Item.objects.get(project=team.project, external_id="a").text == "hello"  # never overwritten
+
+
+def test_texts_that_differ_only_in_case_spacing_or_unicode_form_are_exact_duplicates(team):
+    job = run(team, "t.jsonl", jsonl([
+        {"id": "a", "text": "Café  au lait"}, {"id": "b", "text": "CAFE\u0301 au\tlait "}, {"id": "c", "text": "Cafe au lait"},
+    ]))  # fmt: skip
+    assert (job.created, job.skipped) == (2, 1)
+    assert job.skipped_rows == [{"row": "line 2", "reason": "exact duplicate of line 1 in this import (the same text, ignoring case, spacing and Unicode form)"}]
 
 
 def test_text_file_one_item_per_line(team):

@@ -48,7 +48,7 @@ def test_snapshot_counts_items_votes_labels_review_and_who_is_active(ready):
     assert set(active) == {a.username, b.username, ready.annotator.username}
     assert active[ready.annotator.username]["holding"] == 1 and held is not None
     assert active[a.username]["last_hour"] + active[b.username]["last_hour"] == 3
-    assert snap["curation"] == {"refused_rows": 2, "duplicate_rows": 3, "imports": 1, "imports_running": 0}
+    assert snap["curation"] == {"refused_rows": 2, "duplicate_rows": 3, "imports": 1, "imports_running": 0, "clusters": 0, "undecided": {}}
 
 
 def test_snapshot_of_an_empty_project(team):

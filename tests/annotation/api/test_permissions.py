@@ -66,6 +66,9 @@ API = [
     ("post", "/api/projects/{slug}/imports/", "upload", "admin", 201),
     ("get", "/api/projects/{slug}/imports/{job_id}/", None, "admin", 200),
     ("get", "/api/projects/{slug}/audit/", None, "admin", 200),
+    ("get", "/api/projects/{slug}/curation/", None, "admin", 200),
+    ("post", "/api/projects/{slug}/curation/run/", {}, "admin", 200),
+    ("post", "/api/projects/{slug}/curation/decisions/", {"items": ["{item_id}"], "decision": "keep"}, "admin", 200),
     # The annotator's loop: open to every member (reviewers and admins may label too).
     ("post", "/api/projects/{slug}/next/", {}, "annotator", 200),
     ("post", "/api/projects/{slug}/votes/", {"item": "{item_id}", "client_id": "client-0001", "value": "cat"}, "annotator", 409),
@@ -149,6 +152,8 @@ PAGES = [
     ("/p/{slug}/imports/{job_id}/", "admin"),
     ("/p/{slug}/import/votes/", "admin"),
     ("/p/{slug}/audit/", "admin"),
+    ("/p/{slug}/curation/", "admin"),
+    ("/p/{slug}/curation/?show=blurry", "admin"),
 ]
 
 

@@ -1,0 +1,294 @@
+"""Curation of a project's items: the run that turns stored measures into near-duplicate
+clusters and quality flags, the admin's decisions (keep, exclude, undo), and the reads behind
+the curation page. The algorithms are in ``annotation.curation``; this is where items become
+arrays and results become rows.
+
+A run recomputes every cluster and flag of the project from the measures each item got at
+import (hash, sharpness, brightness, size), so a changed threshold takes effect on the next run
+without reading any file again. Decisions live on the item and survive runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from . import curation, events
+from .exceptions import ValidationFailed
+from .models import (
+    AuditEvent,
+    CurationDecision,
+    DuplicateCluster,
+    Item,
+    ItemKind,
+    ItemState,
+    Lease,
+    LeaseStatus,
+    Project,
+)
+from .services import audit_record
+
+FLAG_NAMES = {
+    "near_duplicate": "Near-duplicates",
+    "blurry": "Blurry",
+    "dark": "Under-exposed",
+    "bright": "Over-exposed",
+    "tiny": "Too small",
+    "empty": "Empty text",
+    "short": "Too short",
+}
+IMAGE_FLAGS = ("near_duplicate", "blurry", "dark", "bright", "tiny")
+TEXT_FLAGS = ("near_duplicate", "empty", "short")
+DECISIONS = ("keep", "exclude", "undo")
+MAX_DECISION_ITEMS = 5_000
+_BATCH = 1_000
+
+
+def signed(value: int | None) -> int | None:
+    """An unsigned 64-bit hash as the signed integer a BIGINT column holds."""
+    if value is None:
+        return None
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def thresholds(project: Project) -> curation.Thresholds:
+    return curation.Thresholds(
+        blur=project.blur_threshold,
+        dark=project.dark_threshold,
+        bright=project.bright_threshold,
+        min_side=project.min_image_side,
+        min_text_chars=project.min_text_chars,
+    )
+
+
+@dataclass(frozen=True)
+class CurationSummary:
+    clusters: int
+    clustered_items: int
+    flagged: dict[str, int]
+    seconds: float
+
+
+def _bulk_update(items: list[Item], fields: list[str]) -> None:
+    for start in range(0, len(items), _BATCH):
+        Item.objects.bulk_update(items[start : start + _BATCH], fields)
+
+
+@transaction.atomic
+def curation_run(*, project: Project, actor: AbstractBaseUser | None = None) -> CurationSummary:
+    """Re-cluster the project's near-duplicates and recompute every item's flags.
+
+    Takes the project's row lock, so two runs (an import finishing while an admin asks for a
+    run) follow one another. Items imported before curation existed get their text SimHash here.
+    """
+    started = timezone.now()
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    is_text = project.item_kind == ItemKind.TEXT
+    t = thresholds(project)
+    fields = ["pk", "near_hash", "width", "height", "sharpness", "brightness", "flags", "state", "curation"]
+    rows = list(Item.objects.filter(project=project).order_by("pk").values_list(*fields, *(["text"] if is_text else [])))
+    if is_text:
+        missing = [n for n, r in enumerate(rows) if r[1] is None]
+        if missing:
+            sig = curation.simhash_texts([rows[n][9] for n in missing])
+            fill = [Item(pk=rows[n][0], near_hash=signed(int(s))) for n, s in zip(missing, sig, strict=True)]
+            _bulk_update(fill, ["near_hash"])
+            for n, s in zip(missing, sig, strict=True):
+                rows[n] = (rows[n][0], signed(int(s)), *rows[n][2:])
+    pks = np.array([r[0] for r in rows], dtype=np.int64)
+    hashed = np.array([n for n, r in enumerate(rows) if r[1] is not None], dtype=np.int64)
+    hashes = np.array([rows[n][1] for n in hashed], dtype=np.int64).view(np.uint64)
+
+    # Clusters. The representative is an item still in play, then (images) the largest and
+    # sharpest, then the oldest.
+    i, j, _ = curation.near_pairs(hashes, project.near_duplicate_distance)
+    in_play = np.array([rows[n][7] != ItemState.EXCLUDED for n in hashed], dtype=float)
+    if is_text:
+        rank = in_play * 1e12 - np.arange(len(hashed))
+    else:
+        pixels = np.array([(rows[n][2] or 0) * (rows[n][3] or 0) for n in hashed], dtype=float)
+        sharp = np.array([rows[n][4] or 0.0 for n in hashed], dtype=float)
+        rank = in_play * 1e15 + pixels * 1e3 + np.minimum(sharp, 999.0) / 1e3
+    found = curation.clusters(len(hashed), i, j, hashes, rank)
+    Item.objects.filter(project=project, cluster__isnull=False).update(cluster=None, cluster_distance=None)
+    DuplicateCluster.objects.filter(project=project).delete()
+    made = DuplicateCluster.objects.bulk_create(
+        [DuplicateCluster(project=project, representative_id=int(pks[hashed[c.members[0]]]), size=len(c.members)) for c in found]
+    )
+    near: dict[int, int] = {}
+    members: list[Item] = []
+    for cluster, c in zip(made, found, strict=True):
+        rep = c.members[0]
+        for m in c.members:
+            pk = int(pks[hashed[m]])
+            members.append(Item(pk=pk, cluster_id=cluster.pk, cluster_distance=c.distance[m]))
+            if m != rep:
+                near[pk] = c.distance[m]
+    _bulk_update(members, ["cluster", "cluster_distance"])
+
+    # Flags: only the items whose flags changed are written.
+    changed: list[Item] = []
+    counts = dict.fromkeys(TEXT_FLAGS if is_text else IMAGE_FLAGS, 0)
+    for r in rows:
+        pk, _, width, height, sharpness, brightness, old = r[0], r[1], r[2], r[3], r[4], r[5], r[6]
+        if is_text:
+            flags = curation.text_flags(r[9], t)
+        else:
+            flags = curation.image_flags(sharpness=sharpness, brightness=brightness, width=width, height=height, t=t)
+        if pk in near:
+            flags = {"near_duplicate": float(near[pk]), **flags}
+        for name in flags:
+            counts[name] += 1
+        if flags != old:
+            changed.append(Item(pk=pk, flags=flags))
+    _bulk_update(changed, ["flags"])
+
+    seconds = (timezone.now() - started).total_seconds()
+    summary = CurationSummary(
+        clusters=len(found), clustered_items=sum(len(c.members) for c in found), flagged=counts, seconds=seconds
+    )
+    audit_record(
+        project=project, actor=actor, verb="curation.run", obj=project,
+        after={"clusters": summary.clusters, "clustered_items": summary.clustered_items, "flagged": counts,
+               "items": len(rows), "flags_changed": len(changed), "near_duplicate_distance": project.near_duplicate_distance},
+    )  # fmt: skip
+    events.publish(project.pk, {"type": "curation.updated", "clusters": summary.clusters, "flagged": counts})
+    return summary
+
+
+# --- decisions ------------------------------------------------------------------------------------
+
+
+def _restored_state(item: Item) -> str:
+    return item.excluded_from or ItemState.QUEUED
+
+
+@transaction.atomic
+def curation_decide(*, project: Project, actor: AbstractBaseUser, item_ids: list[int], decision: str) -> int:
+    """Keep, exclude, or undo the decision on items of the project; returns how many changed.
+
+    Exclude takes the item out of every queue (state ``excluded``, its leases released and their
+    holders told) and remembers the state it had; keep and undo on an excluded item put that
+    state back. Each change is an audit event with the before and after. All or nothing: an id
+    that is not an item of the project refuses the whole request.
+    """
+    if decision not in DECISIONS:
+        raise ValidationFailed("Unknown decision.", [{"field": "decision", "message": f"use one of {', '.join(DECISIONS)}"}])
+    ids = sorted({int(x) for x in item_ids})
+    if not ids:
+        raise ValidationFailed("Choose at least one item.", [{"field": "items", "message": "no items chosen"}])
+    if len(ids) > MAX_DECISION_ITEMS:
+        raise ValidationFailed(
+            "Too many items at once.", [{"field": "items", "message": f"at most {MAX_DECISION_ITEMS:,} per request"}]
+        )
+    items = {it.pk: it for it in Item.objects.select_for_update().filter(project=project, pk__in=ids)}
+    unknown = [x for x in ids if x not in items]
+    if unknown:
+        raise ValidationFailed(
+            "Some items are not in this project; nothing was changed.",
+            [{"field": "items", "message": f"no item {x} in this project"} for x in unknown[:20]],
+        )
+    now = timezone.now()
+    changed: list[Item] = []
+    audits: list[AuditEvent] = []
+    newly_excluded: list[int] = []
+    moves: list[tuple[int, str, str]] = []
+    for item in items.values():
+        before = {"state": item.state, "curation": item.curation}
+        if decision == "exclude":
+            if item.curation == CurationDecision.EXCLUDED:
+                continue
+            if item.state != ItemState.EXCLUDED:
+                item.excluded_from, item.state = item.state, ItemState.EXCLUDED
+                newly_excluded.append(item.pk)
+            item.curation = CurationDecision.EXCLUDED
+        else:
+            target = CurationDecision.KEPT if decision == "keep" else CurationDecision.NONE
+            if item.curation == target:
+                continue
+            if item.curation == CurationDecision.EXCLUDED and item.excluded_from:
+                item.state, item.excluded_from = _restored_state(item), ""
+            item.curation = target
+        if item.state != before["state"]:
+            moves.append((item.pk, before["state"], item.state))
+        changed.append(item)
+        audits.append(AuditEvent(
+            project=project, actor=actor if actor.is_authenticated else None, verb=f"curation.{decision}",
+            object_type="item", object_id=str(item.pk), before=before,
+            after={"state": item.state, "curation": item.curation, "item": item.external_id or item.pk},
+        ))  # fmt: skip
+    if not changed:
+        return 0
+    if newly_excluded:
+        leases = Lease.objects.filter(item_id__in=newly_excluded, status=LeaseStatus.ACTIVE)
+        holders: dict[int, list[int]] = {}
+        for user_id, item_id in leases.values_list("annotator_id", "item_id"):
+            holders.setdefault(user_id, []).append(item_id)
+        leases.update(status=LeaseStatus.RELEASED, closed_at=now)
+        for item_id in newly_excluded:
+            items[item_id].leased_count = 0
+        for user_id, item_list in holders.items():
+            events.lease_revoked(project.pk, user_id, item_list, "An admin took this item out of labeling.")
+    _bulk_update(changed, ["state", "curation", "excluded_from", "leased_count"])
+    AuditEvent.objects.bulk_create(audits)
+    for pk, was, now_state in moves[:100]:
+        events.publish(project.pk, {"type": "item.decided", "item": pk, "state": now_state, "from": was})
+    events.publish(project.pk, {"type": "curation.decided", "decision": decision, "items": len(changed)})
+    return len(changed)
+
+
+# --- reads ----------------------------------------------------------------------------------------
+
+
+def curation_counts(*, project: Project) -> dict[str, Any]:
+    """Clusters, and per flag how many items carry it and how many of those are undecided."""
+    names = TEXT_FLAGS if project.item_kind == ItemKind.TEXT else IMAGE_FLAGS
+    items = Item.objects.filter(project=project)
+    agg = items.aggregate(
+        excluded=Count("pk", filter=Q(curation=CurationDecision.EXCLUDED)),
+        kept=Count("pk", filter=Q(curation=CurationDecision.KEPT)),
+        **{f"f_{n}": Count("pk", filter=Q(flags__has_key=n)) for n in names},
+        **{f"u_{n}": Count("pk", filter=Q(flags__has_key=n, curation="")) for n in names},
+    )  # fmt: skip
+    clusters = DuplicateCluster.objects.filter(project=project)
+    return {
+        "clusters": clusters.count(),
+        "clusters_open": clusters.filter(items__curation="", items__flags__has_key="near_duplicate").distinct().count(),
+        "excluded": agg["excluded"],
+        "kept": agg["kept"],
+        "flags": [
+            {"key": n, "name": FLAG_NAMES[n], "total": agg[f"f_{n}"], "undecided": agg[f"u_{n}"]} for n in names
+        ],
+    }
+
+
+def cluster_list(*, project: Project, undecided_only: bool) -> QuerySet[DuplicateCluster]:
+    """Clusters, largest first; with ``undecided_only``, those with a member still undecided."""
+    qs = DuplicateCluster.objects.filter(project=project)
+    if undecided_only:
+        qs = qs.filter(pk__in=Item.objects.filter(project=project, curation="", flags__has_key="near_duplicate").values("cluster_id"))
+    return qs.order_by("-size", "id")
+
+
+def cluster_members(*, clusters: list[DuplicateCluster]) -> dict[int, list[Item]]:
+    """The items of these clusters, representative first, in one query."""
+    out: dict[int, list[Item]] = {c.pk: [] for c in clusters}
+    reps = {c.pk: c.representative_id for c in clusters}
+    for item in Item.objects.filter(cluster_id__in=list(out)).order_by("cluster_distance", "pk"):
+        out[item.cluster_id].append(item)  # type: ignore[index]
+    for pk, items in out.items():
+        items.sort(key=lambda it, rep=reps[pk]: it.pk != rep)
+    return out
+
+
+def flagged_items(*, project: Project, flag: str, undecided_only: bool) -> QuerySet[Item]:
+    qs = Item.objects.filter(project=project, flags__has_key=flag)
+    if undecided_only:
+        qs = qs.filter(curation="")
+    return qs.order_by("pk")
