@@ -107,7 +107,6 @@ def curation_run(*, project: Project, actor: AbstractBaseUser | None = None) -> 
 
     # Clusters. The representative is an item still in play, then (images) the largest and
     # sharpest, then the oldest.
-    i, j, _ = curation.near_pairs(hashes, project.near_duplicate_distance)
     in_play = np.array([rows[n][7] != ItemState.EXCLUDED for n in hashed], dtype=float)
     if is_text:
         rank = in_play * 1e12 - np.arange(len(hashed))
@@ -115,7 +114,7 @@ def curation_run(*, project: Project, actor: AbstractBaseUser | None = None) -> 
         pixels = np.array([(rows[n][2] or 0) * (rows[n][3] or 0) for n in hashed], dtype=float)
         sharp = np.array([rows[n][4] or 0.0 for n in hashed], dtype=float)
         rank = in_play * 1e15 + pixels * 1e3 + np.minimum(sharp, 999.0) / 1e3
-    found = curation.clusters(len(hashed), i, j, hashes, rank)
+    found = curation.near_clusters(hashes, project.near_duplicate_distance, rank)
     Item.objects.filter(project=project, cluster__isnull=False).update(cluster=None, cluster_distance=None)
     DuplicateCluster.objects.filter(project=project).delete()
     made = DuplicateCluster.objects.bulk_create(

@@ -13,6 +13,7 @@ numpy arrays. No Django here; ``annotation.curating`` maps items to arrays and r
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -168,38 +169,59 @@ def text_words(text: str) -> list[str]:
 def _token_hash(token: str, cache: dict[str, int]) -> int:
     value = cache.get(token)
     if value is None:
-        # FNV-1a 64 over the UTF-8 bytes, mixed (splitmix64) so that every bit is balanced.
-        h = 0xCBF29CE484222325
-        for byte in token.encode("utf-8"):
-            h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-        h = ((h ^ (h >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-        h = ((h ^ (h >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-        value = cache[token] = h ^ (h >> 31)
+        value = cache[token] = int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest(), "little")
     return value
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every input bit moves about half the output bits."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+@numba.njit(cache=True, nogil=True)
+def _bit_counts(features, lengths):  # pragma: no cover - compiled
+    """Per group of consecutive features (``lengths`` of them), how many have each bit set
+    (bit 0 is the most significant, as ``np.packbits`` reads them)."""
+    ones = np.zeros((len(lengths), HASH_BITS), dtype=np.int32)
+    k = 0
+    for g in range(len(lengths)):
+        for _ in range(lengths[g]):
+            x = features[k]
+            k += 1
+            for b in range(HASH_BITS):
+                ones[g, HASH_BITS - 1 - b] += (x >> numba.uint64(b)) & numba.uint64(1)
+    return ones
 
 
 def simhash_texts(texts: list[str], cache: dict[str, int] | None = None) -> np.ndarray:
     """64-bit SimHash of each text over its words and word pairs (uint64; 0 for a text without
-    words). Texts that share most of their words get hashes a few bits apart."""
+    words). Texts that share most of their words get hashes a few bits apart. Words are hashed
+    once each (blake2b, cached); word pairs are mixed from their words' hashes in numpy."""
     cache = {} if cache is None else cache
-    hashes: list[int] = []
-    owner: list[int] = []
-    for i, text in enumerate(texts):
-        words = text_words(text)
-        features = words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
-        hashes.extend(_token_hash(f, cache) for f in features)
-        owner.extend([i] * len(features))
+    words: list[str] = []
+    lengths = np.zeros(len(texts), dtype=np.int64)
+    for n, text in enumerate(texts):
+        found = text_words(text)
+        words.extend(found)
+        lengths[n] = len(found)
     out = np.zeros(len(texts), dtype=np.uint64)
-    if not hashes:
+    if not words:
         return out
-    bits = np.unpackbits(np.array(hashes, dtype=">u8").view(np.uint8).reshape(-1, 8), axis=1)
-    signed = bits.astype(np.int32) * 2 - 1
-    idx = np.array(owner)
-    sums = np.zeros((len(texts), HASH_BITS), dtype=np.int32)
-    np.add.at(sums, idx, signed)
-    has = np.bincount(idx, minlength=len(texts)) > 0
-    packed = np.packbits(sums > 0, axis=1).view(">u8").ravel().astype(np.uint64)
-    out[has] = packed[has]
+    word_h = np.fromiter((_token_hash(w, cache) for w in words), dtype=np.uint64, count=len(words))
+    # A pair is (word, next word) within one text: drop the pair that would span two texts.
+    with np.errstate(over="ignore"):
+        pair_h = _mix(word_h[:-1] * np.uint64(0x9E3779B97F4A7C15) ^ word_h[1:])
+    last = np.cumsum(lengths)[lengths > 0] - 1  # index of each text's last word
+    keep = np.ones(len(words) - 1, dtype=bool)
+    keep[last[last < len(words) - 1]] = False
+    pair_lengths = np.maximum(lengths - 1, 0)
+    ones = _bit_counts(word_h, lengths) + _bit_counts(pair_h[keep], pair_lengths)
+    total = lengths + pair_lengths
+    has = total > 0
+    out[has] = np.packbits(2 * ones[has] > total[has, None], axis=1).view(">u8").ravel()
     return out
 
 
@@ -249,8 +271,28 @@ def _probe(hs, order, starts, counts, masks, max_distance, out_i, out_j):  # pra
     return found
 
 
+def _chunk_indexes(h: np.ndarray, max_bucket: int):  # type: ignore[no-untyped-def]
+    """Per 16-bit chunk: the hashes sorted by chunk value, the sort order, each value's bucket
+    start and size, and the members of crowded buckets (taken out, chained in hash order)."""
+    for c in range(CHUNKS):
+        v = ((h >> np.uint64(c * CHUNK_BITS)) & np.uint64(0xFFFF)).astype(np.int64)
+        counts = np.bincount(v, minlength=1 << CHUNK_BITS)
+        crowded = counts > max_bucket
+        chains = []
+        for value in np.flatnonzero(crowded):
+            members = np.flatnonzero(v == value)
+            chains.append(members[np.argsort(h[members], kind="stable")])
+        counts[crowded] = 0
+        in_crowd = crowded[v]
+        order = np.argsort(np.where(in_crowd, -1, v), kind="stable")[int(in_crowd.sum()):]
+        starts = np.cumsum(counts) - counts
+        # Chains of different crowds are joined end to end; the pair across is checked like any other.
+        chain = np.concatenate(chains) if chains else np.zeros(0, dtype=np.int64)
+        yield h[order], order, starts, counts, chain
+
+
 def near_pairs(
-    hashes: np.ndarray, max_distance: int, *, max_bucket: int = 2_000
+    hashes: np.ndarray, max_distance: int, *, max_bucket: int = 256
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every pair ``i < j`` with ``popcount(hashes[i] ^ hashes[j]) <= max_distance``, and its
     distance. Multi-index hashing over four 16-bit chunks; the probing loop is compiled.
@@ -270,19 +312,9 @@ def near_pairs(
     found_j: list[np.ndarray] = []
     masks = _masks(max_distance // CHUNKS)
     capacity = max(1024, n)
-    for c in range(CHUNKS):
-        v = ((h >> np.uint64(c * CHUNK_BITS)) & np.uint64(0xFFFF)).astype(np.int64)
-        counts = np.bincount(v, minlength=1 << CHUNK_BITS)
-        crowded = counts > max_bucket
-        for value in np.flatnonzero(crowded):
-            members = np.flatnonzero(v == value)
-            members = members[np.argsort(h[members], kind="stable")]
-            found_i.append(members[:-1])
-            found_j.append(members[1:])
-        counts[crowded] = 0
-        order = np.argsort(np.where(crowded[v], -1, v), kind="stable")[int(crowded[v].sum()):]
-        starts = np.cumsum(counts) - counts
-        hs = h[order]
+    for hs, order, starts, counts, chain in _chunk_indexes(h, max_bucket):
+        found_i.append(chain[:-1])
+        found_j.append(chain[1:])
         while True:
             out_i = np.empty(capacity, dtype=np.int64)
             out_j = np.empty(capacity, dtype=np.int64)
@@ -315,6 +347,82 @@ class Cluster:
     distance: dict[int, int]  # member index -> Hamming distance to the representative
 
 
+@numba.njit(cache=True, inline="always")
+def _root(parent, x):  # pragma: no cover - compiled
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
+@numba.njit(cache=True, nogil=True)
+def _link(hs, order, starts, counts, masks, max_distance, parent):  # pragma: no cover - compiled
+    """Like ``_probe``, but joins near items in ``parent`` (union–find) instead of listing the
+    pairs, and skips pairs already joined: memory stays O(n) however many pairs are near."""
+    for u in range(len(counts)):
+        if counts[u] == 0:
+            continue
+        a0, a1 = starts[u], starts[u] + counts[u]
+        for m in masks:
+            q = u ^ m
+            if q < u or counts[q] == 0:
+                continue
+            b1 = starts[q] + counts[q]
+            for a in range(a0, a1):
+                ha = hs[a]
+                for b in range(a + 1 if q == u else starts[q], b1):
+                    ra, rb = _root(parent, order[a]), _root(parent, order[b])
+                    if ra != rb and _popcount(ha ^ hs[b]) <= max_distance:
+                        parent[max(ra, rb)] = min(ra, rb)
+
+
+@numba.njit(cache=True)
+def _join(parent, a, b):  # pragma: no cover - compiled
+    for k in range(len(a)):
+        ra, rb = _root(parent, a[k]), _root(parent, b[k])
+        parent[max(ra, rb)] = min(ra, rb)
+
+
+@numba.njit(cache=True)
+def _roots(parent):  # pragma: no cover - compiled
+    out = np.empty_like(parent)
+    for x in range(len(parent)):
+        out[x] = _root(parent, x)
+    return out
+
+
+def near_clusters(hashes: np.ndarray, max_distance: int, rank: np.ndarray, *, max_bucket: int = 256) -> list[Cluster]:
+    """The clusters of ``clusters`` straight from the hashes, without listing every near pair:
+    a thousand templated texts that are all near each other make one cluster, not half a
+    million pairs."""
+    if not 0 <= max_distance <= MAX_DISTANCE:
+        raise ValueError(f"max_distance must be between 0 and {MAX_DISTANCE}")
+    h = np.ascontiguousarray(hashes, dtype=np.uint64)
+    n = len(h)
+    parent = np.arange(n, dtype=np.int64)
+    masks = _masks(max_distance // CHUNKS)
+    for hs, order, starts, counts, chain in _chunk_indexes(h, max_bucket):
+        near = np.bitwise_count(h[chain[:-1]] ^ h[chain[1:]]) <= max_distance
+        _join(parent, chain[:-1][near], chain[1:][near])
+        _link(hs, order, starts, counts, masks, max_distance, parent)
+    return _groups(_roots(parent), h, rank)
+
+
+def _groups(labels: np.ndarray, h: np.ndarray, rank: np.ndarray) -> list[Cluster]:
+    sizes = np.bincount(labels, minlength=len(labels)) if len(labels) else labels
+    groups: dict[int, list[int]] = {}
+    for idx in np.flatnonzero(sizes[labels] >= 2).tolist():
+        groups.setdefault(int(labels[idx]), []).append(idx)
+    out = []
+    for members in groups.values():
+        rep = max(members, key=lambda m: (rank[m], -m))
+        ordered = [rep] + sorted(m for m in members if m != rep)
+        dist = np.bitwise_count(h[ordered] ^ h[rep]).tolist()
+        out.append(Cluster(members=ordered, distance=dict(zip(ordered, dist, strict=True))))
+    out.sort(key=lambda c: c.members[0])
+    return out
+
+
 def clusters(
     n: int, i: np.ndarray, j: np.ndarray, hashes: np.ndarray, rank: np.ndarray
 ) -> list[Cluster]:
@@ -327,19 +435,7 @@ def clusters(
         return []
     graph = coo_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
-    involved = np.unique(np.concatenate([i, j]))
-    groups: dict[int, list[int]] = {}
-    for idx in involved.tolist():
-        groups.setdefault(int(labels[idx]), []).append(idx)
-    h = np.asarray(hashes, dtype=np.uint64)
-    out = []
-    for members in groups.values():
-        rep = max(members, key=lambda m: (rank[m], -m))
-        ordered = [rep] + sorted(m for m in members if m != rep)
-        dist = np.bitwise_count(h[ordered] ^ h[rep]).tolist()
-        out.append(Cluster(members=ordered, distance=dict(zip(ordered, dist, strict=True))))
-    out.sort(key=lambda c: c.members[0])
-    return out
+    return _groups(labels.astype(np.int64), np.asarray(hashes, dtype=np.uint64), rank)
 
 
 # --- quality flags ----------------------------------------------------------------------------
