@@ -5,7 +5,8 @@
 1. ``annotation.curation.near_pairs`` over 100,000 seeded random 64-bit hashes with ten planted
    near pairs at distances 1 to 10: the first call (numba loads or compiles its cached probe)
    and the best of five warm calls, at max_distance 10 (the project default) and 7, and once
-   over 1,000,000 hashes. Every planted pair must be found.
+   over 1,000,000 hashes. Every planted pair must be found. At 10 also ``near_clusters``, which
+   the curation run calls: every planted pair must share a cluster.
 2. ``manage.py import_items`` of a folder of 2,000 different photo-like 512×512 JPEGs (random
    crops, rotations, mirrors and colour shifts of the photos bundled with scikit-image), a few
    of them exact copies and near copies of others, in a fresh database per backend; the import
@@ -57,6 +58,19 @@ def planted_hashes(n: int, seed: int = 0) -> tuple[np.ndarray, list[tuple[int, i
     return hashes, planted
 
 
+def timed(repeats: int, fn, *args):  # type: ignore[no-untyped-def]
+    """``fn(*args)``, the seconds of this first call, and the best of ``repeats`` more."""
+    started = time.perf_counter()
+    result = fn(*args)
+    first = time.perf_counter() - started
+    warm = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn(*args)
+        warm.append(time.perf_counter() - started)
+    return result, first, min(warm, default=None)
+
+
 def bench_search(n: int, big: int) -> None:
     started = time.perf_counter()
     from annotation import curation
@@ -67,23 +81,24 @@ def bench_search(n: int, big: int) -> None:
             continue
         hashes, planted = planted_hashes(size)
         for d in distances:
-            started = time.perf_counter()
-            i, j, _ = curation.near_pairs(hashes, d)
-            first = time.perf_counter() - started
-            warm = []
-            for _ in range(repeats):
-                started = time.perf_counter()
-                curation.near_pairs(hashes, d)
-                warm.append(time.perf_counter() - started)
-            found = set(zip(i.tolist(), j.tolist(), strict=True))
             expected = {(a, b) for a, b, pd in planted if pd <= d}
-            assert expected <= found, f"planted pairs missed: {sorted(expected - found)}"
-            stats = curation._probe.stats
-            how = "compiled" if sum(stats.cache_misses.values()) else "from cache"
-            print(f"near_pairs {size:>9,} hashes  max_distance {d:2}: {len(i):6,} pairs "
-                  f"(planted {len(expected)}/{len(expected)} found)  "
-                  f"first call {first:6.3f} s (probe {how})"
-                  + (f"  best warm of {repeats} {min(warm):6.3f} s" if warm else ""), flush=True)  # fmt: skip
+            (i, j, _), first, warm = timed(repeats, curation.near_pairs, hashes, d)
+            missed = expected - set(zip(i.tolist(), j.tolist(), strict=True))
+            assert not missed, f"planted pairs missed: {sorted(missed)}"
+            how = "compiled" if sum(curation._probe.stats.cache_misses.values()) else "from cache"
+            print(f"near_pairs    {size:>9,} hashes  max_distance {d:2}: {len(i):6,} pairs "
+                  f"(planted {len(expected)}/{len(expected)} found)  first call {first:6.3f} s (probe {how})"
+                  + (f"  best warm of {repeats} {warm:6.3f} s" if warm else ""), flush=True)  # fmt: skip
+            if d != 10:
+                continue
+            # What curation_run calls: the clusters straight from the hashes (union-find).
+            found, first, warm = timed(repeats, curation.near_clusters, hashes, d, np.zeros(size))
+            cluster_of = {m: k for k, c in enumerate(found) for m in c.members}
+            missed = {(a, b) for a, b in expected if cluster_of.get(a, -1) != cluster_of.get(b, -2)}
+            assert not missed, f"planted pairs not clustered: {sorted(missed)}"
+            print(f"near_clusters {size:>9,} hashes  max_distance {d:2}: {len(found):6,} clusters "
+                  f"(planted {len(expected)}/{len(expected)} joined)  first call {first:6.3f} s"
+                  + (f"  best warm of {repeats} {warm:6.3f} s" if warm else ""), flush=True)  # fmt: skip
 
 
 # --- 2. import with curation --------------------------------------------------------------------
