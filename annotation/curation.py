@@ -244,11 +244,15 @@ def _popcount(x):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _probe(hs, order, starts, counts, masks, max_distance, out_i, out_j):  # pragma: no cover - compiled
-    """Pairs of one chunk. ``hs`` holds the hashes sorted by their chunk value (``order`` maps
-    back to indices); bucket ``u`` is ``hs[starts[u]:starts[u] + counts[u]]``. Each bucket is
-    compared with the buckets of ``u ^ mask`` above it, and within itself. Returns how many
-    pairs were written, or -1 if the output arrays are too small."""
+def _probe(hs, order, starts, counts, masks, max_distance, parent, out_i, out_j):  # pragma: no cover - compiled
+    """The near pairs of one chunk. ``hs`` holds the hashes sorted by their chunk value (``order``
+    maps back to indices); bucket ``u`` is ``hs[starts[u]:starts[u] + counts[u]]``. Each bucket is
+    compared with the buckets of ``u ^ mask`` above it, and within itself.
+
+    With an empty ``parent`` the pairs are written to ``out_i``/``out_j``; the count is returned,
+    or -1 if those are too small. With a ``parent`` (union–find) they are joined there instead,
+    so memory stays O(n) however many pairs are near."""
+    join = len(parent) > 0
     found = 0
     for u in range(len(counts)):
         if counts[u] == 0:
@@ -262,13 +266,26 @@ def _probe(hs, order, starts, counts, masks, max_distance, out_i, out_j):  # pra
             for a in range(a0, a1):
                 ha = hs[a]
                 for b in range(a + 1 if q == u else starts[q], b1):
-                    if _popcount(ha ^ hs[b]) <= max_distance:
-                        if found == len(out_i):
-                            return -1
-                        out_i[found] = order[a]
-                        out_j[found] = order[b]
-                        found += 1
+                    if _popcount(ha ^ hs[b]) > max_distance:
+                        continue
+                    if join:
+                        ra, rb = _root(parent, order[a]), _root(parent, order[b])
+                        parent[max(ra, rb)] = min(ra, rb)
+                        continue
+                    if found == len(out_i):
+                        return -1
+                    out_i[found] = order[a]
+                    out_j[found] = order[b]
+                    found += 1
     return found
+
+
+@numba.njit(cache=True, inline="always")
+def _root(parent, x):  # pragma: no cover - compiled
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
 
 
 def _chunk_indexes(h: np.ndarray, max_bucket: int):  # type: ignore[no-untyped-def]
@@ -289,6 +306,9 @@ def _chunk_indexes(h: np.ndarray, max_bucket: int):  # type: ignore[no-untyped-d
         # Chains of different crowds are joined end to end; the pair across is checked like any other.
         chain = np.concatenate(chains) if chains else np.zeros(0, dtype=np.int64)
         yield h[order], order, starts, counts, chain
+
+
+_NO_PARENT = np.zeros(0, dtype=np.int64)
 
 
 def near_pairs(
@@ -318,7 +338,7 @@ def near_pairs(
         while True:
             out_i = np.empty(capacity, dtype=np.int64)
             out_j = np.empty(capacity, dtype=np.int64)
-            found = _probe(hs, order, starts, counts, masks, max_distance, out_i, out_j)
+            found = _probe(hs, order, starts, counts, masks, max_distance, _NO_PARENT, out_i, out_j)
             if found >= 0:
                 break
             capacity *= 4
@@ -345,35 +365,6 @@ def near_pairs_brute(hashes: np.ndarray, max_distance: int) -> set[tuple[int, in
 class Cluster:
     members: list[int]  # indices, representative first
     distance: dict[int, int]  # member index -> Hamming distance to the representative
-
-
-@numba.njit(cache=True, inline="always")
-def _root(parent, x):  # pragma: no cover - compiled
-    while parent[x] != x:
-        parent[x] = parent[parent[x]]
-        x = parent[x]
-    return x
-
-
-@numba.njit(cache=True, nogil=True)
-def _link(hs, order, starts, counts, masks, max_distance, parent):  # pragma: no cover - compiled
-    """Like ``_probe``, but joins near items in ``parent`` (union–find) instead of listing the
-    pairs, and skips pairs already joined: memory stays O(n) however many pairs are near."""
-    for u in range(len(counts)):
-        if counts[u] == 0:
-            continue
-        a0, a1 = starts[u], starts[u] + counts[u]
-        for m in masks:
-            q = u ^ m
-            if q < u or counts[q] == 0:
-                continue
-            b1 = starts[q] + counts[q]
-            for a in range(a0, a1):
-                ha = hs[a]
-                for b in range(a + 1 if q == u else starts[q], b1):
-                    ra, rb = _root(parent, order[a]), _root(parent, order[b])
-                    if ra != rb and _popcount(ha ^ hs[b]) <= max_distance:
-                        parent[max(ra, rb)] = min(ra, rb)
 
 
 @numba.njit(cache=True)
@@ -404,7 +395,7 @@ def near_clusters(hashes: np.ndarray, max_distance: int, rank: np.ndarray, *, ma
     for hs, order, starts, counts, chain in _chunk_indexes(h, max_bucket):
         near = np.bitwise_count(h[chain[:-1]] ^ h[chain[1:]]) <= max_distance
         _join(parent, chain[:-1][near], chain[1:][near])
-        _link(hs, order, starts, counts, masks, max_distance, parent)
+        _probe(hs, order, starts, counts, masks, max_distance, parent, _NO_PARENT, _NO_PARENT)
     return _groups(_roots(parent), h, rank)
 
 
