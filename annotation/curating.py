@@ -28,11 +28,9 @@ from .models import (
     Item,
     ItemKind,
     ItemState,
-    Lease,
-    LeaseStatus,
     Project,
 )
-from .services import audit_record
+from .services import audit_record, leases_revoke_items
 
 FLAG_NAMES = {
     "near_duplicate": "Near-duplicates",
@@ -225,16 +223,10 @@ def curation_decide(*, project: Project, actor: AbstractBaseUser, item_ids: list
     if not changed:
         return 0
     if newly_excluded:
-        leases = Lease.objects.filter(item_id__in=newly_excluded, status=LeaseStatus.ACTIVE)
-        holders: dict[int, list[int]] = {}
-        for user_id, item_id in leases.values_list("annotator_id", "item_id"):
-            holders.setdefault(user_id, []).append(item_id)
-        leases.update(status=LeaseStatus.RELEASED, closed_at=now)
-        for item_id in newly_excluded:
-            items[item_id].leased_count = 0
-        for user_id, item_list in holders.items():
-            events.lease_revoked(project.pk, user_id, item_list, "An admin took this item out of labeling.")
-    _bulk_update(changed, ["state", "curation", "excluded_from", "leased_count"])
+        leases_revoke_items(
+            project=project, item_ids=newly_excluded, message="An admin took this item out of labeling.", now=now
+        )
+    _bulk_update(changed, ["state", "curation", "excluded_from"])
     AuditEvent.objects.bulk_create(audits)
     for pk, was, now_state in moves[:100]:
         events.publish(project.pk, {"type": "item.decided", "item": pk, "state": now_state, "from": was})

@@ -5,6 +5,7 @@ Imports live in ``imports.py``.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -23,6 +24,8 @@ from .models import (
     AuditEvent,
     Item,
     ItemState,
+    Lease,
+    LeaseStatus,
     Membership,
     Project,
     QuestionType,
@@ -74,6 +77,21 @@ def audit_record(
         before=before,
         after=after,
     )
+
+
+def leases_revoke_items(*, project: Project, item_ids: list[int], message: str, now: dt.datetime) -> int:
+    """End every active lease on these items, which leave labeling: the leases are released,
+    the items' lease counters zeroed, and each holder told at once. Returns how many leases
+    ended. Expects the caller to hold the items' row locks."""
+    leases = Lease.objects.filter(item_id__in=item_ids, status=LeaseStatus.ACTIVE)
+    holders: dict[int, list[int]] = {}
+    for user_id, item_id in leases.values_list("annotator_id", "item_id"):
+        holders.setdefault(user_id, []).append(item_id)
+    released = leases.update(status=LeaseStatus.RELEASED, closed_at=now)
+    Item.objects.filter(pk__in=item_ids).update(leased_count=0)
+    for user_id, items in holders.items():
+        events.lease_revoked(project.pk, user_id, items, message)
+    return released
 
 
 def _project_settings(project: Project) -> dict[str, Any]:

@@ -25,11 +25,9 @@ from annotation.models import (
     ClarificationNote,
     Item,
     ItemState,
-    Lease,
-    LeaseStatus,
     Project,
 )
-from annotation.services import audit_record
+from annotation.services import audit_record, leases_revoke_items
 from consensus.models import (
     REVIEW_PRIORITY,
     GroundTruth,
@@ -247,13 +245,10 @@ def review_exclude(*, project: Project, reviewer: AbstractBaseUser, item_id: int
     reason = _reason(reason, required=True)
     case = _held(project, reviewer, item_id, now)
     was = Item.objects.select_for_update().filter(pk=item_id).values_list("state", flat=True).get()
-    holders = list(Lease.objects.filter(item_id=item_id, status=LeaseStatus.ACTIVE).values_list("annotator_id", flat=True))
-    released = Lease.objects.filter(item_id=item_id, status=LeaseStatus.ACTIVE).update(
-        status=LeaseStatus.RELEASED, closed_at=now
+    released = leases_revoke_items(
+        project=project, item_ids=[item_id], message="A reviewer took this item out of labeling.", now=now
     )
-    for user_id in holders:
-        events.lease_revoked(project.pk, user_id, [item_id], "A reviewer took this item out of labeling.")
-    Item.objects.filter(pk=item_id).update(state=ItemState.EXCLUDED, leased_count=0)
+    Item.objects.filter(pk=item_id).update(state=ItemState.EXCLUDED)
     review_case_close(case=case, resolution=ReviewResolution.EXCLUDED, actor=reviewer, reason=reason, now=now)
     audit_record(
         actor=reviewer, project=project, verb="review.excluded", obj=Item(pk=item_id),
