@@ -52,17 +52,41 @@ def phash(image: Image.Image) -> int:
     """64-bit perceptual hash: the 8×8 lowest frequencies of the 32×32 grayscale image's DCT,
     one bit each for being above their median (the DC term left out of the median). Resizing,
     re-compression, small crops and brightness changes move few bits; a mirror image moves many."""
-    small = np.asarray(image.convert("L").resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
+    gray = image if image.mode == "L" else image.convert("L")
+    # reducing_gap: box-average down to about twice the size first, then Lanczos; a quarter of the
+    # time of Lanczos from the full size, and the low frequencies the hash keeps are the same.
+    small = np.asarray(gray.resize((32, 32), Image.Resampling.LANCZOS, reducing_gap=2.0), dtype=np.float64)
     low = (_DCT @ small @ _DCT.T).ravel()
     bits = low > np.median(low[1:])
     return int(np.packbits(bits).view(">u8")[0])
 
 
+@numba.njit(cache=True, nogil=True)
+def _laplacian_moments(g):  # pragma: no cover - compiled
+    """The sum and the sum of squares of the 4-neighbour Laplacian over the interior of ``g``,
+    in one pass (numpy needed five temporary arrays for it)."""
+    total = 0
+    squares = 0
+    for y in range(1, g.shape[0] - 1):
+        for x in range(1, g.shape[1] - 1):
+            v = (
+                numba.int64(g[y, x - 1]) + numba.int64(g[y, x + 1]) + numba.int64(g[y - 1, x])
+                + numba.int64(g[y + 1, x]) - 4 * numba.int64(g[y, x])
+            )  # fmt: skip
+            total += v
+            squares += v * v
+    return total, squares
+
+
 def sharpness(gray: np.ndarray) -> float:
-    """Variance of the 4-neighbour Laplacian of a grayscale array: low for blurred images."""
-    g = gray.astype(np.float32)
-    lap = g[1:-1, :-2] + g[1:-1, 2:] + g[:-2, 1:-1] + g[2:, 1:-1] - 4 * g[1:-1, 1:-1]
-    return float(lap.var()) if lap.size else 0.0
+    """Variance of the 4-neighbour Laplacian of a grayscale uint8 array: low for blurred images."""
+    if gray.shape[0] < 3 or gray.shape[1] < 3:
+        return 0.0  # no interior
+    inner = (gray.shape[0] - 2) * (gray.shape[1] - 2)
+    # Integer sums are exact: |v| ≤ 1020, so 512×512 squares stay far below 2**63.
+    total, squares = _laplacian_moments(np.ascontiguousarray(gray, dtype=np.uint8))
+    mean = total / inner
+    return float(squares / inner - mean * mean)
 
 
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
@@ -142,9 +166,10 @@ class ImageMeasures:
 def measure_image(image: Image.Image, *, oriented: Image.Image) -> ImageMeasures:
     """Measures of one decoded image. ``image`` is the file as decoded (for its EXIF block),
     ``oriented`` the same picture turned upright and scaled to at most ``MEASURE_SIDE`` pixels."""
-    gray = np.asarray(oriented.convert("L"))
+    gray_image = oriented if oriented.mode == "L" else oriented.convert("L")
+    gray = np.asarray(gray_image)
     return ImageMeasures(
-        phash=phash(oriented),
+        phash=phash(gray_image),
         sharpness=round(sharpness(gray), 2),
         brightness=round(float(gray.mean()), 2) if gray.size else 0.0,
         exif=exif_metadata(image),

@@ -276,7 +276,8 @@ class _Run:
         if len(self.skips) < MAX_REPORTED_SKIPS:
             self.skips.append({"row": where, "reason": reason})
 
-    def add(self, row: ingest.Row) -> None:
+    def add(self, row: ingest.Row, checked: ingest.CheckedImage | ingest.ImageRejected | None) -> None:
+        """Take one row, whose image (if any) ``ingest.check_images_ahead`` has checked."""
         kind = self.project.item_kind
         if kind == ItemKind.TEXT and row.text is None:
             return self.error(row.where, "text", "this project labels text; the row has an image")
@@ -292,10 +293,10 @@ class _Run:
             digest = ingest.text_hash(row.text)
             image = None
         else:
-            try:
-                image = ingest.check_image(row.image_bytes or b"", self.limits)
-            except ingest.ImageRejected as exc:
-                return self.error(row.where, "image", exc.reason)
+            if isinstance(checked, ingest.ImageRejected):
+                return self.error(row.where, "image", checked.reason)
+            assert checked is not None
+            image = checked
             digest = image.sha256
         if digest in self.seen_hashes:
             return self.skip(row.where, f"exact duplicate of {self.seen_hashes[digest]} in this import{self.same}")
@@ -428,13 +429,15 @@ def import_run(*, job_id: int) -> ImportJob:
     job.started_at = timezone.now()
     job.save(update_fields=["status", "started_at"])
     run = _Run(job)
+    workers = settings.QUORUM_IMPORT_THREADS if job.project.item_kind == ItemKind.IMAGE else 1
     try:
-        for row in ingest.read_source(Path(job.source_path), job.format, run.limits, job.source_name):
+        rows = ingest.read_source(Path(job.source_path), job.format, run.limits, job.source_name)
+        for row, checked in ingest.check_images_ahead(rows, run.limits, workers=workers):
             job.total += 1
             if isinstance(row, ingest.RowError):
                 run.error(row.where, row.field, row.reason)
             else:
-                run.add(row)
+                run.add(row, checked)
         run.flush()
         status, message = ImportStatus.DONE, ""
     except Exception as exc:  # the rows already committed stay; say where it stopped

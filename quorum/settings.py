@@ -223,6 +223,9 @@ QUORUM_MAX_IMAGE_PIXELS = int(os.environ.get("QUORUM_MAX_IMAGE_PIXELS", 50_000_0
 QUORUM_MAX_ZIP_ENTRIES = int(os.environ.get("QUORUM_MAX_ZIP_ENTRIES", 200_000))
 QUORUM_MAX_ZIP_TOTAL_BYTES = int(os.environ.get("QUORUM_MAX_ZIP_TOTAL_BYTES", 20 * 1024**3))
 QUORUM_THUMBNAIL_SIZE = 256
+# Threads that check, measure and thumbnail images during an import (one per core pays off:
+# the work is in Pillow, numpy and compiled code, which release the GIL).
+QUORUM_IMPORT_THREADS = int(os.environ.get("QUORUM_IMPORT_THREADS", min(4, os.cpu_count() or 1)))
 # Imports with more bytes than this run as a background task; smaller ones finish in the request.
 QUORUM_IMPORT_INLINE_BYTES = int(os.environ.get("QUORUM_IMPORT_INLINE_BYTES", 2 * 1024**2))
 

@@ -324,6 +324,20 @@ def test_sharpness_by_hand():
     assert curation.sharpness(np.zeros((2, 9), dtype=np.uint8)) == 0.0  # no interior
 
 
+def laplacian_variance(gray: np.ndarray) -> float:
+    """The definition, in numpy: the reference for the compiled one-pass version."""
+    g = gray.astype(np.float64)
+    lap = g[1:-1, :-2] + g[1:-1, 2:] + g[:-2, 1:-1] + g[2:, 1:-1] - 4 * g[1:-1, 1:-1]
+    return float(lap.var())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(3, 40), st.integers(3, 40), st.integers(0, 2**32 - 1))
+def test_sharpness_is_the_variance_of_the_laplacian(rows, cols, seed):
+    gray = np.random.default_rng(seed).integers(0, 256, size=(rows, cols), dtype=np.uint8)
+    assert curation.sharpness(gray) == pytest.approx(laplacian_variance(gray), rel=1e-9, abs=1e-9)
+
+
 def test_image_flags_by_hand():
     t = DEFAULTS
     assert curation.image_flags(sharpness=59.5, brightness=30, width=50, height=500, t=t) == {
@@ -410,6 +424,29 @@ def test_a_photo_stored_on_its_side_is_measured_upright(photo_set):
     assert unturned > NEAR_DISTANCE
     with Image.open(io.BytesIO(turned.thumbnail_jpeg)) as thumb:
         assert thumb.size == Image.open(io.BytesIO(flat.thumbnail_jpeg)).size == (256, 170)
+
+
+def test_a_large_photo_is_decoded_small_but_keeps_its_size_and_its_hash(photo_set):
+    """A JPEG four times MEASURE_SIDE is decoded at a reduced scale (draft); the item still gets
+    the file's full upright size, the same measures as the photo at its own size, and a
+    truncated copy is still refused."""
+    manifest, _ = photo_set
+    with Image.open(manifest.folder / manifest.original("chelsea")) as img:
+        small = img.convert("RGB")
+    large = small.resize((2400, 1600), Image.Resampling.LANCZOS)
+    exif = Image.Exif()
+    exif[274] = 6
+    data = jpeg(large.transpose(Image.Transpose.ROTATE_90), exif=exif)
+    with Image.open(io.BytesIO(data)) as stored:
+        assert stored.size == (1600, 2400)  # stored on its side
+    checked, reference = ingest.check_image(data, LIMITS), ingest.check_image(jpeg(small), LIMITS)
+    assert (checked.width, checked.height) == (2400, 1600)
+    assert popcount(checked.measures.phash, reference.measures.phash) <= 4
+    assert abs(checked.measures.brightness - reference.measures.brightness) < 3
+    with Image.open(io.BytesIO(checked.thumbnail_jpeg)) as thumb:
+        assert thumb.size == (256, 171)
+    with pytest.raises(ingest.ImageRejected, match="truncated or corrupted"):
+        ingest.check_image(data[: len(data) * 3 // 4], LIMITS)
 
 
 # --- text -----------------------------------------------------------------------------------------

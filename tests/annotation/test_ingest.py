@@ -31,6 +31,38 @@ def test_truncated_image_is_refused():
         ingest.check_image(data[: len(data) // 2], LIMITS)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_images_checked_ahead_come_back_in_order_with_their_results(workers):
+    good = [image_bytes("PNG", (40 + n, 30)) for n in range(40)]
+    source = []
+    for n, data in enumerate(good):
+        source.append(ingest.Row(where=f"good {n}", image_bytes=data))
+        if n % 7 == 3:
+            source.append(ingest.Row(where=f"broken {n}", image_bytes=data[: len(data) // 2]))
+        if n % 11 == 5:
+            source.append(ingest.RowError(f"bad {n}", "image", "no such file"))
+            source.append(ingest.Row(where=f"text {n}", text="a text row"))
+    out = list(ingest.check_images_ahead(iter(source), LIMITS, workers=workers, window=4))
+    assert [row for row, _ in out] == source
+    for row, checked in out:
+        where = row.where
+        if where.startswith("good"):
+            assert isinstance(checked, ingest.CheckedImage)
+            assert checked.width == 40 + int(where.split()[1])
+        elif where.startswith("broken"):
+            assert isinstance(checked, ingest.ImageRejected) and "truncated" in checked.reason
+        else:
+            assert checked is None
+
+
+def test_images_checked_ahead_stop_cleanly_when_the_reader_stops():
+    source = (ingest.Row(where=str(n), image_bytes=image_bytes("PNG", (30, 30))) for n in range(100))
+    ahead = ingest.check_images_ahead(source, LIMITS, workers=2, window=8)
+    first = [next(ahead) for _ in range(3)]
+    ahead.close()  # as when an import stops on an error: pending checks are dropped
+    assert [row.where for row, _ in first] == ["0", "1", "2"]
+
+
 def test_text_file_named_jpg_is_refused_by_content():
     with pytest.raises(ingest.ImageRejected, match="not an image"):
         ingest.check_image(b"hello, I am text pretending to be a photo\n" * 20, LIMITS)
