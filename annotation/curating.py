@@ -10,13 +10,14 @@ without reading any file again. Decisions live on the item and survive runs.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import Count, Model, Q, QuerySet
 from django.utils import timezone
 
 from . import curation, events
@@ -45,7 +46,6 @@ IMAGE_FLAGS = ("near_duplicate", "blurry", "dark", "bright", "tiny")
 TEXT_FLAGS = ("near_duplicate", "empty", "short")
 DECISIONS = ("keep", "exclude", "undo")
 MAX_DECISION_ITEMS = 5_000
-_BATCH = 1_000
 
 
 def signed(value: int | None) -> int | None:
@@ -73,9 +73,52 @@ class CurationSummary:
     seconds: float
 
 
-def _bulk_update(items: list[Item], fields: list[str]) -> None:
-    for start in range(0, len(items), _BATCH):
-        Item.objects.bulk_update(items[start : start + _BATCH], fields)
+def _update_rows(model: type[Model], fields: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """Set ``fields`` of many rows of ``model``: each row is (pk, *values), a JSON field's value
+    a Python object.
+
+    Raw SQL because ``bulk_update`` builds a CASE expression per row and value through the ORM:
+    100,000 items of a templated text project took it over a minute. PostgreSQL gets the rows
+    by COPY into a temporary table and one ``UPDATE … FROM`` it, SQLite one prepared statement
+    run with ``executemany``. Column names and types come from the model. Call it inside a
+    transaction (the temporary table lives until the commit).
+    """
+    if not rows:
+        return
+    meta = model._meta
+    quote = connection.ops.quote_name
+    model_fields = [meta.get_field(name) for name in fields]
+    json_at = {n for n, f in enumerate(model_fields, start=1) if f.get_internal_type() == "JSONField"}
+    if json_at:
+        rows = [tuple(json.dumps(v) if n in json_at else v for n, v in enumerate(row)) for row in rows]
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    columns = [quote(f.column) for f in model_fields]  # type: ignore[union-attr]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY into a temporary table, then one UPDATE … FROM it: psycopg dumps rows for
+            # COPY several times faster than it builds array parameters.
+            types = [
+                f.rel_db_type(connection) if f.is_relation else f.db_type(connection)  # type: ignore[union-attr]
+                for f in (meta.pk, *model_fields)
+            ]
+            names = [f"v{n}" for n in range(len(types))]
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE quorum_update ({', '.join(f'{v} {t}' for v, t in zip(names, types, strict=True))}) "
+                f"ON COMMIT DROP"
+            )
+            with cursor.cursor.copy(f"COPY quorum_update ({', '.join(names)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(
+                f"UPDATE {table} SET {', '.join(f'{c} = v.{v}' for c, v in zip(columns, names[1:], strict=True))} "
+                f"FROM quorum_update AS v WHERE {table}.{pk} = v.v0"
+            )
+            cursor.execute("DROP TABLE quorum_update")
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in columns)} WHERE {pk} = %s",
+                [(*row[1:], row[0]) for row in rows],
+            )
 
 
 @transaction.atomic
@@ -89,14 +132,14 @@ def curation_run(*, project: Project, actor: AbstractBaseUser | None = None) -> 
     project = Project.objects.select_for_update().get(pk=project.pk)
     is_text = project.item_kind == ItemKind.TEXT
     t = thresholds(project)
-    fields = ["pk", "near_hash", "width", "height", "sharpness", "brightness", "flags", "state", "curation"]
+    fields = ["pk", "near_hash", "width", "height", "sharpness", "brightness", "flags", "state", "curation",
+              "cluster", "cluster_distance"]  # fmt: skip
     rows = list(Item.objects.filter(project=project).order_by("pk").values_list(*fields, *(["text"] if is_text else [])))
     if is_text:
         missing = [n for n, r in enumerate(rows) if r[1] is None]
         if missing:
-            sig = curation.simhash_texts([rows[n][9] for n in missing])
-            fill = [Item(pk=rows[n][0], near_hash=signed(int(s))) for n, s in zip(missing, sig, strict=True)]
-            _bulk_update(fill, ["near_hash"])
+            sig = curation.simhash_texts([rows[n][11] for n in missing])
+            _update_rows(Item, ["near_hash"], [(rows[n][0], signed(int(s))) for n, s in zip(missing, sig, strict=True)])
             for n, s in zip(missing, sig, strict=True):
                 rows[n] = (rows[n][0], signed(int(s)), *rows[n][2:])
     pks = np.array([r[0] for r in rows], dtype=np.int64)
@@ -113,38 +156,58 @@ def curation_run(*, project: Project, actor: AbstractBaseUser | None = None) -> 
         sharp = np.array([rows[n][4] or 0.0 for n in hashed], dtype=float)
         rank = in_play * 1e15 + pixels * 1e3 + np.minimum(sharp, 999.0) / 1e3
     found = curation.near_clusters(hashes, project.near_duplicate_distance, rank)
-    Item.objects.filter(project=project, cluster__isnull=False).update(cluster=None, cluster_distance=None)
-    DuplicateCluster.objects.filter(project=project).delete()
-    made = DuplicateCluster.objects.bulk_create(
-        [DuplicateCluster(project=project, representative_id=int(pks[hashed[c.members[0]]]), size=len(c.members)) for c in found]
-    )
-    near: dict[int, int] = {}
-    members: list[Item] = []
-    for cluster, c in zip(made, found, strict=True):
-        rep = c.members[0]
-        for m in c.members:
-            pk = int(pks[hashed[m]])
-            members.append(Item(pk=pk, cluster_id=cluster.pk, cluster_distance=c.distance[m]))
-            if m != rep:
-                near[pk] = c.distance[m]
-    _bulk_update(members, ["cluster", "cluster_distance"])
 
-    # Flags: only the items whose flags changed are written.
-    changed: list[Item] = []
+    # A cluster keeps its id from the last run when its representative's cluster is still free,
+    # so a re-run writes only the items whose cluster, distance or flags changed.
+    old_cluster = {r[0]: r[9] for r in rows if r[9] is not None}
+    reused: dict[int, int] = {}  # index in found -> kept cluster id
+    old_cluster_claimed: set[int] = set()
+    for k, c in enumerate(found):
+        was = old_cluster.get(int(pks[hashed[c.members[0]]]))
+        if was is not None and was not in old_cluster_claimed:
+            reused[k] = was
+            old_cluster_claimed.add(was)
+    kept = DuplicateCluster.objects.in_bulk(list(reused.values()))
+    cluster_ids: list[int] = []
+    fresh: list[DuplicateCluster] = []
+    resized: list[tuple[int, int, int]] = []
+    for k, c in enumerate(found):
+        rep, size = int(pks[hashed[c.members[0]]]), len(c.members)
+        if k in reused:
+            cluster_ids.append(reused[k])
+            if (kept[reused[k]].representative_id, kept[reused[k]].size) != (rep, size):
+                resized.append((reused[k], rep, size))
+        else:
+            cluster_ids.append(-1)
+            fresh.append(DuplicateCluster(project=project, representative_id=rep, size=size))
+    made = iter(DuplicateCluster.objects.bulk_create(fresh))
+    cluster_ids = [cid if cid != -1 else next(made).pk for cid in cluster_ids]
+    _update_rows(DuplicateCluster, ["representative", "size"], resized)
+    placed: dict[int, tuple[int, int, float | None]] = {}  # pk -> cluster, distance, near_duplicate flag
+    for cid, c in zip(cluster_ids, found, strict=True):
+        for m in c.members:
+            distance = int(c.distance[m])
+            placed[int(pks[hashed[m]])] = (cid, distance, float(distance) if m != c.members[0] else None)
+
+    # Flags, cluster and distance of each item, written once and only where they changed.
+    changed: list[tuple[int, int | None, int | None, dict[str, float]]] = []
     counts = dict.fromkeys(TEXT_FLAGS if is_text else IMAGE_FLAGS, 0)
     for r in rows:
-        pk, _, width, height, sharpness, brightness, old = r[0], r[1], r[2], r[3], r[4], r[5], r[6]
+        pk, width, height, sharpness, brightness, old_flags = r[0], r[2], r[3], r[4], r[5], r[6]
         if is_text:
-            flags = curation.text_flags(r[9], t)
+            flags = curation.text_flags(r[11], t)
         else:
             flags = curation.image_flags(sharpness=sharpness, brightness=brightness, width=width, height=height, t=t)
-        if pk in near:
-            flags = {"near_duplicate": float(near[pk]), **flags}
+        cluster_id, distance, near = placed.get(pk, (None, None, None))
+        if near is not None:
+            flags = {"near_duplicate": near, **flags}
         for name in flags:
             counts[name] += 1
-        if flags != old:
-            changed.append(Item(pk=pk, flags=flags))
-    _bulk_update(changed, ["flags"])
+        if (cluster_id, distance, flags) != (r[9], r[10], old_flags):
+            changed.append((pk, cluster_id, distance, flags))
+    _update_rows(Item, ["cluster", "cluster_distance", "flags"], changed)
+    stale = set(DuplicateCluster.objects.filter(project=project).values_list("pk", flat=True)) - set(cluster_ids)
+    DuplicateCluster.objects.filter(pk__in=stale).delete()  # no item points at them any more
 
     seconds = (timezone.now() - started).total_seconds()
     summary = CurationSummary(
@@ -153,7 +216,7 @@ def curation_run(*, project: Project, actor: AbstractBaseUser | None = None) -> 
     audit_record(
         project=project, actor=actor, verb="curation.run", obj=project,
         after={"clusters": summary.clusters, "clustered_items": summary.clustered_items, "flagged": counts,
-               "items": len(rows), "flags_changed": len(changed), "near_duplicate_distance": project.near_duplicate_distance},
+               "items": len(rows), "items_changed": len(changed), "near_duplicate_distance": project.near_duplicate_distance},
     )  # fmt: skip
     events.publish(project.pk, {"type": "curation.updated", "clusters": summary.clusters, "flagged": counts})
     return summary
@@ -226,7 +289,9 @@ def curation_decide(*, project: Project, actor: AbstractBaseUser, item_ids: list
         leases_revoke_items(
             project=project, item_ids=newly_excluded, message="An admin took this item out of labeling.", now=now
         )
-    _bulk_update(changed, ["state", "curation", "excluded_from"])
+    _update_rows(
+        Item, ["state", "curation", "excluded_from"], [(it.pk, it.state, it.curation, it.excluded_from) for it in changed]
+    )
     AuditEvent.objects.bulk_create(audits)
     for pk, was, now_state in moves[:100]:
         events.publish(project.pk, {"type": "item.decided", "item": pk, "state": now_state, "from": was})

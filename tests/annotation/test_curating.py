@@ -148,6 +148,40 @@ def test_keep_marks_reviewed_and_clusters_survive_a_rerun(curated):
     assert bright.curation == "kept" and bright.cluster_id is not None
 
 
+def test_a_rerun_writes_only_what_changed_and_keeps_cluster_ids(curated):
+    team, _, items = curated
+    before = dict(Item.objects.filter(project=team.project).values_list("pk", "cluster_id"))
+    clusters = set(DuplicateCluster.objects.filter(project=team.project).values_list("pk", flat=True))
+    assert clusters
+    curating.curation_run(project=team.project, actor=team.admin)
+    audit = AuditEvent.objects.filter(project=team.project, verb="curation.run").latest("pk")
+    assert audit.after["items_changed"] == 0
+    assert dict(Item.objects.filter(project=team.project).values_list("pk", "cluster_id")) == before
+    assert set(DuplicateCluster.objects.filter(project=team.project).values_list("pk", flat=True)) == clusters
+
+    # The rocket's dark copy gets a hash far from the rocket: that cluster goes, with its links and flags.
+    rocket, dark = items["rocket.jpg"], items["rocket_dark.jpg"]
+    Item.objects.filter(pk=dark.pk).update(near_hash=~Item.objects.get(pk=rocket.pk).near_hash)
+    # The camera cluster's representative is excluded: the cluster keeps its id, led by another member.
+    camera_cluster = before[items["camera.jpg"].pk]
+    led_by = DuplicateCluster.objects.get(pk=camera_cluster).representative_id
+    curating.curation_decide(project=team.project, actor=team.admin, item_ids=[led_by], decision="exclude")
+    summary = curating.curation_run(project=team.project, actor=team.admin)
+    after = dict(Item.objects.filter(project=team.project).values_list("pk", "cluster_id"))
+    assert after[rocket.pk] is None and after[dark.pk] is None
+    assert not DuplicateCluster.objects.filter(pk=before[rocket.pk]).exists()
+    assert set(DuplicateCluster.objects.filter(project=team.project).values_list("pk", flat=True)) == clusters - {before[rocket.pk]}
+    assert summary.clusters == len(clusters) - 1
+    assert "near_duplicate" not in Item.objects.get(pk=dark.pk).flags
+    moved = DuplicateCluster.objects.get(pk=camera_cluster)
+    assert moved.representative_id != led_by and after[moved.representative_id] == camera_cluster
+    assert "near_duplicate" in Item.objects.get(pk=led_by).flags
+    assert "near_duplicate" not in Item.objects.get(pk=moved.representative_id).flags
+    assert {pk: c for pk, c in after.items() if pk not in (rocket.pk, dark.pk)} == {
+        pk: c for pk, c in before.items() if pk not in (rocket.pk, dark.pk)
+    }
+
+
 def test_text_near_duplicates_and_short_texts(team):
     rows = [
         {"id": "a", "text": "The delivery arrived two days late and the box was crushed on one side, very disappointing service."},
