@@ -83,6 +83,8 @@ def test_admin_excludes_a_near_duplicate_and_no_annotator_ever_sees_it(page, bro
     # The blurred copies are flagged too.
     page.goto(f"/p/{project.slug}/curation/?show=blurry")
     assert "photos/blur_camera.jpg" in page.locator("figure.ctile .cap").all_inner_texts()
+    blurred = page.locator("figure.ctile", has_text="blur_camera.jpg").inner_text()
+    assert "in a near-duplicate cluster" in blurred and "bits from it" not in blurred  # "it" is the cluster view's
     shot(page, "curation-blurry")
 
     # The annotator labels every item the queue hands out: the excluded one never comes.
