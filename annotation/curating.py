@@ -133,12 +133,12 @@ def curation_run(*, project: Project, actor: AbstractBaseUser | None = None) -> 
     is_text = project.item_kind == ItemKind.TEXT
     t = thresholds(project)
     fields = ["pk", "near_hash", "width", "height", "sharpness", "brightness", "flags", "state", "curation",
-              "cluster", "cluster_distance"]  # fmt: skip
+              "cluster", "cluster_distance", "colour_r", "colour_g"]  # fmt: skip
     rows = list(Item.objects.filter(project=project).order_by("pk").values_list(*fields, *(["text"] if is_text else [])))
     if is_text:
         missing = [n for n, r in enumerate(rows) if r[1] is None]
         if missing:
-            sig = curation.simhash_texts([rows[n][11] for n in missing])
+            sig = curation.simhash_texts([rows[n][13] for n in missing])
             _update_rows(Item, ["near_hash"], [(rows[n][0], signed(int(s))) for n, s in zip(missing, sig, strict=True)])
             for n, s in zip(missing, sig, strict=True):
                 rows[n] = (rows[n][0], signed(int(s)), *rows[n][2:])
@@ -149,13 +149,16 @@ def curation_run(*, project: Project, actor: AbstractBaseUser | None = None) -> 
     # Clusters. The representative is an item still in play, then (images) the largest and
     # sharpest, then the oldest.
     in_play = np.array([rows[n][7] != ItemState.EXCLUDED for n in hashed], dtype=float)
+    colour = None
     if is_text:
         rank = in_play * 1e12 - np.arange(len(hashed))
     else:
         pixels = np.array([(rows[n][2] or 0) * (rows[n][3] or 0) for n in hashed], dtype=float)
         sharp = np.array([rows[n][4] or 0.0 for n in hashed], dtype=float)
         rank = in_play * 1e15 + pixels * 1e3 + np.minimum(sharp, 999.0) / 1e3
-    found = curation.near_clusters(hashes, project.near_duplicate_distance, rank)
+        # Grayscale images and items imported before colours were measured have none (NaN).
+        colour = np.array([(rows[n][11], rows[n][12]) for n in hashed], dtype=float).reshape(-1, 2)
+    found = curation.near_clusters(hashes, project.near_duplicate_distance, rank, colour=colour)
 
     # A cluster keeps its id from the last run when its representative's cluster is still free,
     # so a re-run writes only the items whose cluster, distance or flags changed.
@@ -195,7 +198,7 @@ def curation_run(*, project: Project, actor: AbstractBaseUser | None = None) -> 
     for r in rows:
         pk, width, height, sharpness, brightness, old_flags = r[0], r[2], r[3], r[4], r[5], r[6]
         if is_text:
-            flags = curation.text_flags(r[11], t)
+            flags = curation.text_flags(r[13], t)
         else:
             flags = curation.image_flags(sharpness=sharpness, brightness=brightness, width=width, height=height, t=t)
         cluster_id, distance, near = placed.get(pk, (None, None, None))

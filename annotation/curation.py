@@ -2,11 +2,12 @@
 numpy arrays. No Django here; ``annotation.curating`` maps items to arrays and results to rows.
 
 - ``measure_image``: a 64-bit DCT perceptual hash, sharpness (variance of the Laplacian),
-  mean brightness, and EXIF metadata (capture time, GPS, camera, orientation).
+  mean brightness, mean chromaticity, and EXIF metadata (capture time, GPS, camera, orientation).
 - ``normalize_text`` / ``simhash_texts``: the exact-duplicate key of a text and a 64-bit SimHash.
 - ``near_pairs``: every pair of 64-bit hashes within a Hamming distance, by multi-index hashing
   (four 16-bit chunks: two hashes within distance r agree within r // 4 bits on at least one
-  chunk), so the work grows with the number of near pairs, not with n².
+  chunk), so the work grows with the number of near pairs, not with n². Pairs of images whose
+  mean colours differ by more than ``COLOUR_TOLERANCE`` are left out.
 - ``clusters``: connected components of the near pairs, each with one representative.
 - ``flags``: which measures fall outside the project's thresholds.
 """
@@ -31,6 +32,12 @@ CHUNK_BITS = HASH_BITS // CHUNKS
 # Multi-index hashing enumerates every chunk value within r // 4 bits: radius 2 is 137 values.
 MAX_DISTANCE = CHUNKS * 3 - 1
 MEASURE_SIDE = 512  # sharpness and brightness are measured at this size, so thresholds do not depend on resolution
+# Two photos whose hashes are near are not joined when their mean chromaticity differs by more than
+# this in r or g: the hash sees only luminance, and smooth photos of different things (a fundus image,
+# the moon, a cup of coffee) can share their coarse light and dark layout. Copies that are resized,
+# re-compressed, cropped or brightened move by under 0.02; a white-balance shift of ±15% per
+# channel by about 0.05.
+COLOUR_TOLERANCE = 0.1
 
 
 # --- images -----------------------------------------------------------------------------------
@@ -87,6 +94,23 @@ def sharpness(gray: np.ndarray) -> float:
     total, squares = _laplacian_moments(np.ascontiguousarray(gray, dtype=np.uint8))
     mean = total / inner
     return float(squares / inner - mean * mean)
+
+
+def chromaticity(image: Image.Image) -> tuple[float, float] | None:
+    """Mean chromaticity (r, g) = (R, G) / (R + G + B) of the pixels that are not near black, from
+    a 64-pixel copy; None for a grayscale image (it has no colour to compare) or an all-black one.
+    Brightening, resizing and re-compression barely move it; a different scene usually does."""
+    if image.mode != "RGB":
+        return None
+    small = image.copy()
+    small.thumbnail((64, 64), reducing_gap=2.0)
+    rgb = np.asarray(small, dtype=np.float64).reshape(-1, 3)
+    total = rgb.sum(axis=1)
+    lit = total > 30  # near-black pixels have no reliable colour
+    if not lit.any():
+        return None
+    r, g = (rgb[lit, :2] / total[lit, None]).mean(axis=0)
+    return round(float(r), 4), round(float(g), 4)
 
 
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
@@ -161,6 +185,7 @@ class ImageMeasures:
     sharpness: float
     brightness: float  # mean of the grayscale image, 0–255
     exif: dict[str, Any]
+    colour: tuple[float, float] | None = None  # mean chromaticity (r, g); None for grayscale
 
 
 def measure_image(image: Image.Image, *, oriented: Image.Image) -> ImageMeasures:
@@ -173,6 +198,7 @@ def measure_image(image: Image.Image, *, oriented: Image.Image) -> ImageMeasures
         sharpness=round(sharpness(gray), 2),
         brightness=round(float(gray.mean()), 2) if gray.size else 0.0,
         exif=exif_metadata(image),
+        colour=chromaticity(oriented),
     )
 
 
@@ -269,15 +295,17 @@ def _popcount(x):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _probe(hs, order, starts, counts, masks, max_distance, parent, out_i, out_j):  # pragma: no cover - compiled
+def _probe(hs, order, starts, counts, masks, max_distance, colour, max_colour, parent, out_i, out_j):  # pragma: no cover - compiled
     """The near pairs of one chunk. ``hs`` holds the hashes sorted by their chunk value (``order``
     maps back to indices); bucket ``u`` is ``hs[starts[u]:starts[u] + counts[u]]``. Each bucket is
     compared with the buckets of ``u ^ mask`` above it, and within itself.
 
     With an empty ``parent`` the pairs are written to ``out_i``/``out_j``; the count is returned,
     or -1 if those are too small. With a ``parent`` (union–find) they are joined there instead,
-    so memory stays O(n) however many pairs are near."""
+    so memory stays O(n) however many pairs are near. With a ``colour`` per index (n × 2, NaN
+    where unknown), a near pair whose colours differ by more than ``max_colour`` is left out."""
     join = len(parent) > 0
+    by_colour = len(colour) > 0
     found = 0
     for u in range(len(counts)):
         if counts[u] == 0:
@@ -292,6 +320,12 @@ def _probe(hs, order, starts, counts, masks, max_distance, parent, out_i, out_j)
                 ha = hs[a]
                 for b in range(a + 1 if q == u else starts[q], b1):
                     if _popcount(ha ^ hs[b]) > max_distance:
+                        continue
+                    # NaN (an unknown colour) compares False: the pair stays.
+                    if by_colour and (
+                        abs(colour[order[a], 0] - colour[order[b], 0]) > max_colour
+                        or abs(colour[order[a], 1] - colour[order[b], 1]) > max_colour
+                    ):
                         continue
                     if join:
                         ra, rb = _root(parent, order[a]), _root(parent, order[b])
@@ -336,11 +370,38 @@ def _chunk_indexes(h: np.ndarray, max_bucket: int):  # type: ignore[no-untyped-d
 _NO_PARENT = np.zeros(0, dtype=np.int64)
 
 
+_NO_COLOUR = np.zeros((0, 2), dtype=np.float64)
+
+
+def _colours(colour: np.ndarray | None, n: int) -> np.ndarray:
+    if colour is None:
+        return _NO_COLOUR
+    c = np.ascontiguousarray(colour, dtype=np.float64)
+    if c.shape != (n, 2):
+        raise ValueError(f"colour must be {n} × 2, one (r, g) per hash (NaN where unknown)")
+    return c
+
+
+def _colour_apart(c: np.ndarray, i: np.ndarray, j: np.ndarray, max_colour: float) -> np.ndarray:
+    """Which pairs the colour check separates (never those with an unknown colour)."""
+    if not len(c):
+        return np.zeros(len(i), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return (np.abs(c[i] - c[j]) > max_colour).any(axis=1)
+
+
 def near_pairs(
-    hashes: np.ndarray, max_distance: int, *, max_bucket: int = 256
+    hashes: np.ndarray,
+    max_distance: int,
+    *,
+    colour: np.ndarray | None = None,
+    max_colour: float = COLOUR_TOLERANCE,
+    max_bucket: int = 256,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every pair ``i < j`` with ``popcount(hashes[i] ^ hashes[j]) <= max_distance``, and its
     distance. Multi-index hashing over four 16-bit chunks; the probing loop is compiled.
+    With ``colour`` (an (r, g) chromaticity per hash, NaN where unknown), pairs whose colours
+    differ by more than ``max_colour`` are left out.
 
     Hashes that crowd one chunk value (more than ``max_bucket``, as templated texts do) would
     make the search quadratic; such a crowd is compared along the chain of its members in hash
@@ -353,6 +414,7 @@ def near_pairs(
     empty = np.zeros(0, dtype=np.int64)
     if n < 2:
         return empty, empty, empty
+    c = _colours(colour, n)
     found_i: list[np.ndarray] = []
     found_j: list[np.ndarray] = []
     masks = _masks(max_distance // CHUNKS)
@@ -363,7 +425,7 @@ def near_pairs(
         while True:
             out_i = np.empty(capacity, dtype=np.int64)
             out_j = np.empty(capacity, dtype=np.int64)
-            found = _probe(hs, order, starts, counts, masks, max_distance, _NO_PARENT, out_i, out_j)
+            found = _probe(hs, order, starts, counts, masks, max_distance, c, max_colour, _NO_PARENT, out_i, out_j)
             if found >= 0:
                 break
             capacity *= 4
@@ -374,16 +436,19 @@ def near_pairs(
     key = np.unique(np.minimum(i, j) * n + np.maximum(i, j))
     i, j = key // n, key % n
     d = np.bitwise_count(h[i] ^ h[j]).astype(np.int64)
-    keep = d <= max_distance
+    keep = (d <= max_distance) & ~_colour_apart(c, i, j, max_colour)
     return i[keep], j[keep], d[keep]
 
 
-def near_pairs_brute(hashes: np.ndarray, max_distance: int) -> set[tuple[int, int]]:
+def near_pairs_brute(
+    hashes: np.ndarray, max_distance: int, *, colour: np.ndarray | None = None, max_colour: float = COLOUR_TOLERANCE
+) -> set[tuple[int, int]]:
     """The same pairs by comparing everything with everything: for tests on small sets."""
     h = np.asarray(hashes, dtype=np.uint64)
     d = np.bitwise_count(h[:, None] ^ h[None, :])
     i, j = np.nonzero(np.triu(d <= max_distance, k=1))
-    return set(zip(i.tolist(), j.tolist(), strict=True))
+    keep = ~_colour_apart(_colours(colour, len(h)), i, j, max_colour)
+    return set(zip(i[keep].tolist(), j[keep].tolist(), strict=True))
 
 
 @dataclass(frozen=True)
@@ -407,20 +472,30 @@ def _roots(parent):  # pragma: no cover - compiled
     return out
 
 
-def near_clusters(hashes: np.ndarray, max_distance: int, rank: np.ndarray, *, max_bucket: int = 256) -> list[Cluster]:
-    """The clusters of ``clusters`` straight from the hashes, without listing every near pair:
-    a thousand templated texts that are all near each other make one cluster, not half a
-    million pairs."""
+def near_clusters(
+    hashes: np.ndarray,
+    max_distance: int,
+    rank: np.ndarray,
+    *,
+    colour: np.ndarray | None = None,
+    max_colour: float = COLOUR_TOLERANCE,
+    max_bucket: int = 256,
+) -> list[Cluster]:
+    """The clusters of ``clusters`` straight from the hashes (and colours, as ``near_pairs``
+    takes them), without listing every near pair: a thousand templated texts that are all near
+    each other make one cluster, not half a million pairs."""
     if not 0 <= max_distance <= MAX_DISTANCE:
         raise ValueError(f"max_distance must be between 0 and {MAX_DISTANCE}")
     h = np.ascontiguousarray(hashes, dtype=np.uint64)
     n = len(h)
+    c = _colours(colour, n)
     parent = np.arange(n, dtype=np.int64)
     masks = _masks(max_distance // CHUNKS)
     for hs, order, starts, counts, chain in _chunk_indexes(h, max_bucket):
-        near = np.bitwise_count(h[chain[:-1]] ^ h[chain[1:]]) <= max_distance
-        _join(parent, chain[:-1][near], chain[1:][near])
-        _probe(hs, order, starts, counts, masks, max_distance, parent, _NO_PARENT, _NO_PARENT)
+        a, b = chain[:-1], chain[1:]
+        near = (np.bitwise_count(h[a] ^ h[b]) <= max_distance) & ~_colour_apart(c, a, b, max_colour)
+        _join(parent, a[near], b[near])
+        _probe(hs, order, starts, counts, masks, max_distance, c, max_colour, parent, _NO_PARENT, _NO_PARENT)
     return _groups(_roots(parent), h, rank)
 
 

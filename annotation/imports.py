@@ -178,8 +178,8 @@ class _Gold:
 _INSERT_FIELDS = (
     "project", "external_id", "kind", "text", "image", "thumbnail", "width", "height",
     "content_hash", "metadata", "gold", "state", "priority", "votes_count", "leased_count",
-    "extra_votes", "import_job", "created_at", "near_hash", "sharpness", "brightness", "flags", "curation",
-    "excluded_from",
+    "extra_votes", "import_job", "created_at", "near_hash", "sharpness", "brightness", "colour_r", "colour_g",
+    "flags", "curation", "excluded_from",
 )  # fmt: skip
 
 
@@ -346,6 +346,7 @@ class _Run:
                 continue
             image_name = thumb_name = ""
             width = height = sharp = bright = None
+            colour: tuple[float, float] | tuple[None, None] = (None, None)
             metadata = row.metadata
             if cand.image is not None:
                 try:
@@ -356,6 +357,7 @@ class _Run:
                 width, height = cand.image.width, cand.image.height
                 measures = cand.image.measures
                 near, sharp, bright = measures.phash, measures.sharpness, measures.brightness
+                colour = measures.colour or (None, None)
                 # EXIF fields sit beside the row's own metadata (which wins), so the items
                 # page filters on them like on any other field.
                 metadata = {**{f"exif_{k}": v for k, v in curation.flat_exif(measures.exif).items()}, **metadata}
@@ -369,7 +371,7 @@ class _Run:
                     json.dumps(metadata),
                     None if row.gold is None else json.dumps(row.gold),
                     ItemState.QUEUED, 0.0, 0, 0, 0, job_id, created_at,
-                    curating.signed(near), sharp, bright, "{}", "", "",
+                    curating.signed(near), sharp, bright, *colour, "{}", "", "",
                 )
             )  # fmt: skip
         inserted = self._insert(new_rows, wheres)

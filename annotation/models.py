@@ -309,6 +309,8 @@ class Item(models.Model):
     )
     sharpness = models.FloatField(null=True, blank=True, help_text="Variance of the Laplacian at 512 px.")
     brightness = models.FloatField(null=True, blank=True, help_text="Mean grayscale brightness, 0–255.")
+    colour_r = models.FloatField(null=True, blank=True, help_text="Mean chromaticity R/(R+G+B); empty for grayscale.")
+    colour_g = models.FloatField(null=True, blank=True, help_text="Mean chromaticity G/(R+G+B); empty for grayscale.")
     flags = models.JSONField(default=dict, blank=True, help_text="{flag: measure}: near_duplicate, blurry, dark, bright, tiny, empty, short.")
     cluster = models.ForeignKey(
         DuplicateCluster, null=True, blank=True, on_delete=models.SET_NULL, related_name="items"

@@ -10,7 +10,7 @@ import os
 import pytest
 import skimage.data
 from django.test import Client
-from PIL import Image, ImageEnhance, ImageFilter
+from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from annotation import curating, imports, labeling, selectors
 from annotation.models import AuditEvent, DuplicateCluster, Item, ItemState, Lease
@@ -180,6 +180,30 @@ def test_a_rerun_writes_only_what_changed_and_keeps_cluster_ids(curated):
     assert {pk: c for pk, c in after.items() if pk not in (rocket.pk, dark.pk)} == {
         pk: c for pk, c in before.items() if pk not in (rocket.pk, dark.pk)
     }
+
+
+def test_the_same_picture_in_other_colours_is_not_a_near_duplicate(image_team):
+    """The hash sees luminance only: a red and a cyan print of one photo hash alike, and their
+    colours keep them apart; a brightened copy of the red one joins it."""
+    gray = photo("camera.png").convert("L")
+    red = ImageOps.colorize(gray, black="black", white=(255, 40, 40))
+    cyan = ImageOps.colorize(gray, black="black", white=(40, 255, 255))
+    files = {
+        "red.jpg": jpeg(red),
+        "red_bright.jpg": jpeg(ImageEnhance.Brightness(red).enhance(1.2)),
+        "cyan.jpg": jpeg(cyan),
+    }
+    job = run(image_team, "tints.zip", zip_bytes(files))
+    assert job.created == 3
+    items = {i.external_id: i for i in Item.objects.filter(project=image_team.project)}
+    assert popcount(items["red.jpg"].near_hash ^ items["cyan.jpg"].near_hash) <= 2  # alike to the hash
+    assert items["red.jpg"].colour_r > 0.5 and items["cyan.jpg"].colour_r < 0.2
+    assert items["red.jpg"].cluster_id is not None and items["red.jpg"].cluster_id == items["red_bright.jpg"].cluster_id
+    assert items["cyan.jpg"].cluster_id is None and "near_duplicate" not in items["cyan.jpg"].flags
+
+
+def popcount(x: int) -> int:
+    return (x & (2**64 - 1)).bit_count()
 
 
 def test_text_near_duplicates_and_short_texts(team):

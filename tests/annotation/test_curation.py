@@ -75,7 +75,10 @@ def test_near_duplicates_of_real_photos_are_found_and_unrelated_photos_are_not(p
     names = [n for n, c in checked.items() if isinstance(c, ingest.CheckedImage)]
     hashes = np.array([checked[n].measures.phash for n in names], dtype=np.uint64)
     index = {n: k for k, n in enumerate(names)}
-    i, j, d = curation.near_pairs(hashes, NEAR_DISTANCE)
+    # As curation_run searches: hashes within the distance, colours within the tolerance.
+    colour = np.array([checked[n].measures.colour or (np.nan, np.nan) for n in names], dtype=float)
+    i, j, d = curation.near_pairs(hashes, NEAR_DISTANCE, colour=colour)
+    assert len(curation.near_pairs(hashes, NEAR_DISTANCE)[0]) == len(i)  # the colour check costs no true pair here
     found = {(int(a), int(b)): int(x) for a, b, x in zip(i, j, d, strict=True)}
     rank = np.array([checked[n].width * checked[n].height for n in names])
     groups = curation.clusters(len(names), i, j, hashes, rank)
@@ -307,6 +310,65 @@ def test_cluster_representative_distance_is_to_the_representative_not_the_neighb
     (group,) = curation.clusters(4, i, j, hashes, rank=np.array([0, 0, 0, 1]))
     assert group.members == [3, 0, 1, 2]
     assert group.distance == {3: 0, 0: 3, 1: 2, 2: 1}
+
+
+def random_colours(rng: np.random.Generator, n: int) -> np.ndarray:
+    """(r, g) per hash from a few well-separated tints, a fifth unknown (NaN, as for grayscale)."""
+    tints = np.array([[0.33, 0.33], [0.45, 0.30], [0.25, 0.40]])
+    colour = tints[rng.integers(len(tints), size=n)] + rng.uniform(-0.01, 0.01, size=(n, 2))
+    colour[rng.random(n) < 0.2] = np.nan
+    return colour
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), max_distance=st.integers(0, 11), with_colour=st.booleans())
+def test_near_clusters_are_the_connected_components_of_near_pairs(seed, max_distance, with_colour):
+    rng = np.random.default_rng(seed)
+    hashes = clumped_hashes(rng, 300, centres=20, max_flips=12)
+    colour = random_colours(rng, len(hashes)) if with_colour else None
+    rank = rng.random(len(hashes))
+    i, j, _ = curation.near_pairs(hashes, max_distance, colour=colour)
+    expected = curation.clusters(len(hashes), i, j, hashes, rank)
+    assert curation.near_clusters(hashes, max_distance, rank, colour=colour) == expected
+
+
+def test_near_pairs_with_colours_equal_brute_force():
+    rng = np.random.default_rng(3)
+    hashes = clumped_hashes(rng, 400, centres=25, max_flips=10)
+    colour = random_colours(rng, len(hashes))
+    for max_distance in (0, 6, 10):
+        i, j, _ = curation.near_pairs(hashes, max_distance, colour=colour)
+        pairs = set(zip(i.tolist(), j.tolist(), strict=True))
+        assert pairs == curation.near_pairs_brute(hashes, max_distance, colour=colour)
+        assert pairs < curation.near_pairs_brute(hashes, max_distance) or max_distance == 0
+
+
+def test_colours_apart_keep_equal_hashes_apart_and_unknown_colours_do_not():
+    hashes = np.zeros(4, dtype=np.uint64)  # all identical
+    colour = np.array([[0.33, 0.33], [0.50, 0.30], [np.nan, np.nan], [0.35, 0.32]])
+    i, j, _ = curation.near_pairs(hashes, 0, colour=colour)
+    # 0–1 differ by 0.17 in r: apart. 2 has no colour (grayscale): near both. 0–3 within 0.1.
+    assert list(zip(i.tolist(), j.tolist(), strict=True)) == [(0, 2), (0, 3), (1, 2), (2, 3)]
+    (group,) = curation.near_clusters(hashes, 0, np.arange(4.0), colour=colour)
+    assert sorted(group.members) == [0, 1, 2, 3]  # joined through the grayscale one, as components are
+    assert curation.near_pairs(hashes, 0, colour=colour, max_colour=0.2)[0].size == 6
+    with pytest.raises(ValueError, match="one \\(r, g\\) per hash"):
+        curation.near_pairs(hashes, 0, colour=colour[:3])
+
+
+def test_chromaticity_of_grey_colour_dark_and_brightened_photos(photo_set):
+    assert curation.chromaticity(Image.new("L", (50, 50), 128)) is None
+    assert curation.chromaticity(Image.new("RGB", (50, 50), (0, 0, 0))) is None  # nothing lit
+    assert curation.chromaticity(Image.new("RGB", (50, 50), (200, 0, 0))) == (1.0, 0.0)
+    assert curation.chromaticity(Image.new("RGB", (50, 50), (90, 90, 90))) == (0.3333, 0.3333)
+    manifest, checked = photo_set
+    moved = []
+    for name, (original, kind) in manifest.near_duplicates.items():
+        a, b = checked[name].measures.colour, checked[original].measures.colour
+        assert (a is None) == (b is None), name  # a grayscale photo stays grayscale
+        if a is not None and kind in curation_photos.NEAR_TRANSFORMS:
+            moved.append(max(abs(a[0] - b[0]), abs(a[1] - b[1])))
+    assert moved and max(moved) < 0.02 < curation.COLOUR_TOLERANCE
 
 
 def test_no_pairs_no_clusters():
