@@ -146,18 +146,27 @@ def curation_run(*, project: Project, actor: AbstractBaseUser | None = None) -> 
     hashed = np.array([n for n, r in enumerate(rows) if r[1] is not None], dtype=np.int64)
     hashes = np.array([rows[n][1] for n in hashed], dtype=np.int64).view(np.uint64)
 
-    # Clusters. The representative is an item still in play, then (images) the largest and
-    # sharpest, then the oldest.
-    in_play = np.array([rows[n][7] != ItemState.EXCLUDED for n in hashed], dtype=float)
-    colour = None
+    # Quality flags come from each item's own measures; clusters may not change them.
     if is_text:
-        rank = in_play * 1e12 - np.arange(len(hashed))
+        quality = [curation.text_flags(r[13], t) for r in rows]
     else:
-        pixels = np.array([(rows[n][2] or 0) * (rows[n][3] or 0) for n in hashed], dtype=float)
-        sharp = np.array([rows[n][4] or 0.0 for n in hashed], dtype=float)
-        rank = in_play * 1e15 + pixels * 1e3 + np.minimum(sharp, 999.0) / 1e3
+        quality = [
+            curation.image_flags(sharpness=r[4], brightness=r[5], width=r[2], height=r[3], t=t) for r in rows
+        ]  # fmt: skip
+
+    # Clusters. The representative is an item still in play, then one without a quality flag,
+    # then (images) the largest and sharpest, then the oldest.
+    in_play = np.array([rows[n][7] != ItemState.EXCLUDED for n in hashed])
+    clean = np.array([not quality[n] for n in hashed])
+    keys: list[np.ndarray] = [-np.arange(len(hashed))]  # lexsort: the last key counts first
+    colour = None
+    if not is_text:
+        keys.append(np.array([rows[n][4] or 0.0 for n in hashed], dtype=float))
+        keys.append(np.array([(rows[n][2] or 0) * (rows[n][3] or 0) for n in hashed], dtype=np.int64))
         # Grayscale images and items imported before colours were measured have none (NaN).
         colour = np.array([(rows[n][11], rows[n][12]) for n in hashed], dtype=float).reshape(-1, 2)
+    rank = np.empty(len(hashed), dtype=np.int64)
+    rank[np.lexsort((*keys, clean, in_play))] = np.arange(len(hashed))
     found = curation.near_clusters(hashes, project.near_duplicate_distance, rank, colour=colour)
 
     # A cluster keeps its id from the last run when its representative's cluster is still free,
@@ -195,12 +204,8 @@ def curation_run(*, project: Project, actor: AbstractBaseUser | None = None) -> 
     # Flags, cluster and distance of each item, written once and only where they changed.
     changed: list[tuple[int, int | None, int | None, dict[str, float]]] = []
     counts = dict.fromkeys(TEXT_FLAGS if is_text else IMAGE_FLAGS, 0)
-    for r in rows:
-        pk, width, height, sharpness, brightness, old_flags = r[0], r[2], r[3], r[4], r[5], r[6]
-        if is_text:
-            flags = curation.text_flags(r[13], t)
-        else:
-            flags = curation.image_flags(sharpness=sharpness, brightness=brightness, width=width, height=height, t=t)
+    for r, flags in zip(rows, quality, strict=True):
+        pk, old_flags = r[0], r[6]
         cluster_id, distance, near = placed.get(pk, (None, None, None))
         if near is not None:
             flags = {"near_duplicate": near, **flags}

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from .models import ItemKind, ItemState, Project, QuestionType, Role
-from .services import CURATION_SETTINGS
+from .services import CURATION_RANGES, CURATION_SETTINGS
 
 SETTINGS_FIELDS = [
     "min_votes", "max_votes", "promote_posterior", "promote_agreement", "gold_rate", "lease_seconds",
@@ -52,6 +53,18 @@ class CurationThresholdsForm(forms.ModelForm):
             "min_image_side": "Too small below (px, shorter side)",
             "min_text_chars": "Too short below (characters)",
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Each range on its own field: the browser shows it, and a value out of range is named
+        # by its field instead of the model constraint's one sentence about all of them.
+        for name, (low, high) in CURATION_RANGES.items():
+            field = self.fields[name]
+            field.validators.append(MinValueValidator(low))
+            field.widget.attrs["min"] = low
+            if high is not None:
+                field.validators.append(MaxValueValidator(high))
+                field.widget.attrs["max"] = high
 
 
 class ItemIdsField(forms.Field):

@@ -442,6 +442,11 @@ def import_run(*, job_id: int) -> ImportJob:
                 run.add(row, checked)
         run.flush()
         status, message = ImportStatus.DONE, ""
+        if not job.created and not job.skipped:
+            message = "Nothing was imported: " + (
+                "every row was refused; the reasons are below." if job.total
+                else "the file holds no rows, and no images Quorum reads (JPEG, PNG, WebP, TIFF)."
+            )  # fmt: skip
     except Exception as exc:  # the rows already committed stay; say where it stopped
         log.exception("import %s failed", job.pk)
         run.batch = []

@@ -43,6 +43,16 @@ CURATION_SETTINGS = (
     "min_image_side",
     "min_text_chars",
 )
+# The range of each curation threshold: (lowest, highest or None). The service checks them; the
+# thresholds form shows them to the browser and names the field that is out of range.
+CURATION_RANGES: dict[str, tuple[float, float | None]] = {
+    "near_duplicate_distance": (0, 11),
+    "blur_threshold": (0, None),
+    "dark_threshold": (0, 255),
+    "bright_threshold": (0, 255),
+    "min_image_side": (0, None),
+    "min_text_chars": (0, None),
+}
 PROJECT_SETTINGS = (
     "name",
     "description",
@@ -111,13 +121,14 @@ def _check_settings(values: dict[str, Any]) -> None:
             errors.append({"field": name, "message": "Must be between 0 and 1."})
     if values["lease_seconds"] < 10:
         errors.append({"field": "lease_seconds", "message": "A lease lasts at least 10 seconds."})
-    if not 0 <= values["near_duplicate_distance"] <= 11:
-        errors.append({"field": "near_duplicate_distance", "message": "Between 0 and 11 bits (of 64)."})
-    for name in ("dark_threshold", "bright_threshold"):
-        if not 0 <= values[name] <= 255:
-            errors.append({"field": name, "message": "A brightness between 0 and 255."})
-    if values["blur_threshold"] < 0:
-        errors.append({"field": "blur_threshold", "message": "At least 0."})
+    for name, (low, high) in CURATION_RANGES.items():
+        if values[name] < low or (high is not None and values[name] > high):
+            errors.append({"field": name, "message": f"Between {low} and {high}." if high is not None else f"At least {low}."})
+    if values["dark_threshold"] >= values["bright_threshold"]:
+        errors.append({
+            "field": "bright_threshold",
+            "message": "Over-exposed must start above under-exposed, or an image could be both.",
+        })  # fmt: skip
     if not str(values["name"]).strip():
         errors.append({"field": "name", "message": "Give the project a name."})
     if errors:

@@ -405,7 +405,12 @@ def item_list(request: HttpRequest, access: selectors.ProjectAccess) -> HttpResp
 def item_detail(request: HttpRequest, access: selectors.ProjectAccess, item_id: int) -> HttpResponse:
     item = selectors.item_get(project=access.project, item_id=item_id)
     ground_truth = item.ground_truth.filter(withdrawn_at__isnull=True).select_related("reviewer").first()
-    return render(request, "annotation/item_detail.html", _ctx(access, item=item, ground_truth=ground_truth))
+    cluster = item.cluster if item.cluster_id else None
+    return render(
+        request, "annotation/item_detail.html",
+        _ctx(access, item=item, ground_truth=ground_truth, cluster=cluster, flag_names=curating.FLAG_NAMES,
+             curation_actions=[("keep", "Keep"), ("exclude", "Exclude from labeling"), ("undo", "Undo the decision")]),
+    )  # fmt: skip
 
 
 @project_page()
@@ -457,9 +462,10 @@ def audit_log(request: HttpRequest, access: selectors.ProjectAccess) -> HttpResp
 
 
 def _curation_url(slug: str, request: HttpRequest) -> str:
-    """Back to the curation view the admin came from (same tab, filter and page)."""
+    """Back to the curation view (same tab, filter and page) or the item page the admin came from."""
     back = request.POST.get("next", "")
-    if back.startswith(reverse("curation", args=[slug])) and url_has_allowed_host_and_scheme(back, allowed_hosts=None):
+    pages = (reverse("curation", args=[slug]), reverse("items", args=[slug]))
+    if back.startswith(pages) and url_has_allowed_host_and_scheme(back, allowed_hosts=None):
         return back
     return reverse("curation", args=[slug])
 
@@ -483,6 +489,8 @@ def curation_page(request: HttpRequest, access: selectors.ProjectAccess) -> Http
                 summary = curating.curation_run(project=project, actor=request.user)
                 messages.success(request, f"Thresholds saved. Curation ran again: {summary.clusters} near-duplicate clusters.")
                 return redirect("curation", slug=project.slug)
+        named = [str(form.fields[name].label) for name in form.errors if name in form.fields]
+        messages.error(request, "The thresholds were not saved" + (f": check {', '.join(named)}." if named else "."))
     tab = request.GET.get("show", "near_duplicate")
     counts = curating.curation_counts(project=project)
     if tab not in {f["key"] for f in counts["flags"]}:
@@ -491,7 +499,8 @@ def curation_page(request: HttpRequest, access: selectors.ProjectAccess) -> Http
     if tab == "near_duplicate":
         page = Paginator(curating.cluster_list(project=project, undecided_only=undecided), 20).get_page(request.GET.get("page"))
         members = curating.cluster_members(clusters=list(page))
-        rows = [(c, members[c.pk]) for c in page]
+        # The cluster's bulk exclude takes only its undecided copies: a Keep stands.
+        rows = [(c, members[c.pk], [m.pk for m in members[c.pk][1:] if not m.curation]) for c in page]
     else:
         page = Paginator(curating.flagged_items(project=project, flag=tab, undecided_only=undecided), 60).get_page(request.GET.get("page"))
         rows = list(page)

@@ -202,6 +202,21 @@ def test_the_same_picture_in_other_colours_is_not_a_near_duplicate(image_team):
     assert items["cyan.jpg"].cluster_id is None and "near_duplicate" not in items["cyan.jpg"].flags
 
 
+def test_the_representative_is_a_copy_without_quality_flags_before_a_larger_one(image_team):
+    coffee = photo("coffee.png")
+    files = {
+        "large_blurred.jpg": jpeg(coffee.filter(ImageFilter.GaussianBlur(4))),
+        "small_sharp.jpg": jpeg(coffee.resize((300, 200), Image.Resampling.LANCZOS)),
+        "larger_dark.jpg": jpeg(ImageEnhance.Brightness(coffee.resize((640, 427))).enhance(0.25)),
+    }
+    run(image_team, "copies.zip", zip_bytes(files))
+    items = {i.external_id: i for i in Item.objects.filter(project=image_team.project)}
+    assert "blurry" in items["large_blurred.jpg"].flags and "dark" in items["larger_dark.jpg"].flags
+    assert not items["small_sharp.jpg"].flags  # the representative carries no flag, near_duplicate included
+    (cluster,) = DuplicateCluster.objects.filter(project=image_team.project)
+    assert cluster.representative.external_id == "small_sharp.jpg" and cluster.size == 3
+
+
 def popcount(x: int) -> int:
     return (x & (2**64 - 1)).bit_count()
 
@@ -243,6 +258,49 @@ def test_curation_page_shows_clusters_side_by_side_and_excludes_in_bulk(curated)
     assert "Not an item id" in response.content.decode()
 
 
+def test_a_clusters_bulk_exclude_leaves_kept_copies_kept(curated):
+    team, _, items = curated
+    client = Client()
+    client.force_login(team.admin)
+    slug = team.project.slug
+    kept, other = items["camera_small.jpg"], items["camera_bright.jpg"]
+    camera = DuplicateCluster.objects.get(pk=kept.cluster_id)
+    curating.curation_decide(project=team.project, actor=team.admin, item_ids=[kept.pk], decision="keep")
+    page = client.get(f"/p/{slug}/curation/").content.decode()
+    section = page[page.index(f'id="cluster-{camera.pk}"'):]
+    section = section[: section.index("</section>")]
+    copies = [m.pk for m in Item.objects.filter(cluster=camera).exclude(pk=camera.representative_id) if m.pk != kept.pk]
+    assert f"Exclude the undecided copies ({len(copies)})" in section
+    assert f'name="items" value="{kept.pk}"' not in section.split("</form>")[0]
+    client.post(f"/p/{slug}/curation/decide/", {"items": copies, "decision": "exclude"})
+    assert Item.objects.get(pk=kept.pk).curation == "kept"
+    assert Item.objects.get(pk=other.pk).curation == "excluded" or other.pk == camera.representative_id
+    page = client.get(f"/p/{slug}/curation/?all=1").content.decode()
+    section = page[page.index(f'id="cluster-{camera.pk}"'):]
+    section = section[: section.index("</section>")]
+    assert "Exclude the undecided copies" not in section and "Excluded here" in section and "Kept" in section
+
+
+def test_the_item_page_shows_its_curation_and_an_admin_decides_there(curated):
+    team, _, items = curated
+    blurred = items["coffee_blurred.jpg"]
+    url = f"/p/{team.project.slug}/items/{blurred.pk}/"
+    reviewer = Client()
+    reviewer.force_login(team.reviewer)
+    page = reviewer.get(url).content.decode()
+    assert "blurry" in page and "bits from" in page and "the representative" in page
+    assert "Exclude from labeling" not in page  # reviewers see, admins decide
+    admin = Client()
+    admin.force_login(team.admin)
+    assert "Exclude from labeling" in admin.get(url).content.decode()
+    response = admin.post(f"/p/{team.project.slug}/curation/decide/", {"items": [blurred.pk], "decision": "exclude", "next": url})
+    assert response["Location"] == url  # back to the item page
+    blurred.refresh_from_db()
+    assert (blurred.state, blurred.curation) == ("excluded", "excluded")
+    page = admin.get(url).content.decode()
+    assert "Undo the decision" in page and "Exclude from labeling" not in page
+
+
 @pytest.mark.parametrize("role", ["reviewer", "annotator", "outsider"])
 def test_only_admins_decide(curated, role):
     team, _, items = curated
@@ -259,6 +317,11 @@ def test_thresholds_are_validated_on_the_page(curated):
     client.force_login(team.admin)
     data = {"near_duplicate_distance": 30, "blur_threshold": 100, "dark_threshold": 40, "bright_threshold": 220, "min_image_side": 64, "min_text_chars": 10}
     page = client.post(f"/p/{team.project.slug}/curation/", data).content.decode()
-    assert "11 bits" in page and "Thresholds saved" not in page
+    assert "less than or equal to 11" in page and "Thresholds saved" not in page
+    assert "The thresholds were not saved: check Near-duplicate distance (bits)." in page  # at the top
+    assert 'max="11"' in page and 'max="255"' in page  # the browser knows the ranges too
+    # Under- and over-exposed the wrong way round would flag an image as both: refused, by field.
+    page = client.post(f"/p/{team.project.slug}/curation/", {**data, "near_duplicate_distance": 8, "dark_threshold": 150, "bright_threshold": 100}).content.decode()
+    assert "Over-exposed must start above under-exposed" in page and "check Over-exposed above brightness" in page
     team.project.refresh_from_db()
-    assert team.project.near_duplicate_distance == 10
+    assert (team.project.near_duplicate_distance, team.project.dark_threshold, team.project.bright_threshold) == (10, 40, 220)

@@ -224,3 +224,12 @@ def test_a_batch_the_database_refuses_is_retried_row_by_row(team, monkeypatch):
     job = run(team, "p.jsonl", jsonl([{"id": "1", "text": "good"}, {"id": "2", "text": "poison"}, {"id": "3", "text": "also good"}]))
     assert (job.created, job.failed) == (2, 1)
     assert job.errors == [{"row": "line 2", "field": "row", "reason": "the database refused this row: value too long for type character varying(500)"}]
+
+
+def test_an_upload_with_nothing_in_it_says_so(image_team):
+    job = run(image_team, "empty.zip", zip_bytes({"readme.md": b"# nothing here\n"}))
+    assert (job.status, job.created) == ("done", 0)
+    assert job.message == "Nothing was imported: every row was refused; the reasons are below."
+    assert job.errors == [{"row": "readme.md", "field": "file", "reason": "not an image file name (.md); skipped"}]
+    job = run(image_team, "nothing.zip", zip_bytes({}))
+    assert (job.status, job.total) == ("done", 0) and "no images Quorum reads" in job.message

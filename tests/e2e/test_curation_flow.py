@@ -86,6 +86,14 @@ def test_admin_excludes_a_near_duplicate_and_no_annotator_ever_sees_it(page, bro
     blurred = page.locator("figure.ctile", has_text="blur_camera.jpg").inner_text()
     assert "in a near-duplicate cluster" in blurred and "bits from it" not in blurred  # "it" is the cluster view's
     shot(page, "curation-blurry")
+    # The item page shows the same flags and decides too.
+    page.locator("figure.ctile", has_text="blur_camera.jpg").locator("a").first.click()
+    panel = page.locator("#curation")
+    assert "blurry" in panel.inner_text() and "bits from the representative of a cluster of" in panel.inner_text()
+    page.get_by_role("button", name="Keep").click()
+    page.wait_for_selector(".msg.success")
+    assert "Kept" in page.locator("#curation").inner_text()
+    shot(page, "curation-item")
 
     # The annotator labels every item the queue hands out: the excluded one never comes.
     context = browser.new_context(viewport={"width": 1280, "height": 720}, base_url=live_server.url)
