@@ -85,6 +85,8 @@ def _update_rows(model: type[Model], fields: list[str], rows: list[tuple[Any, ..
     """
     if not rows:
         return
+    if not connection.in_atomic_block:
+        raise RuntimeError("_update_rows runs inside a transaction (its temporary table lives until the commit)")
     meta = model._meta
     quote = connection.ops.quote_name
     model_fields = [meta.get_field(name) for name in fields]

@@ -98,7 +98,7 @@ def sharpness(gray: np.ndarray) -> float:
 
 def chromaticity(image: Image.Image) -> tuple[float, float] | None:
     """Mean chromaticity (r, g) = (R, G) / (R + G + B) of the pixels that are not near black, from
-    a 64-pixel copy; None for a grayscale image (it has no colour to compare) or an all-black one.
+    a copy at most 64 pixels on its longer side; None for a grayscale image (it has no colour to compare) or an all-black one.
     Brightening, resizing and re-compression barely move it; a different scene usually does."""
     if image.mode != "RGB":
         return None
@@ -347,9 +347,20 @@ def _root(parent, x):  # pragma: no cover - compiled
     return x
 
 
-def _chunk_indexes(h: np.ndarray, max_bucket: int):  # type: ignore[no-untyped-def]
+def _colour_bins(c: np.ndarray, max_colour: float) -> np.ndarray:
+    """A coarse colour cell per index (-1 where the colour is unknown), or all 0 without colours:
+    a crowd's chain runs cell by cell, so neighbours in it are not kept apart by colour."""
+    if not len(c):
+        return np.zeros(0, dtype=np.int64)
+    known = ~np.isnan(c).any(axis=1)
+    cells = np.floor(np.where(known[:, None], c, 0.0) / max_colour).astype(np.int64)
+    return np.where(known, cells[:, 0] * 1_000_003 + cells[:, 1], -1)
+
+
+def _chunk_indexes(h: np.ndarray, max_bucket: int, bins: np.ndarray):  # type: ignore[no-untyped-def]
     """Per 16-bit chunk: the hashes sorted by chunk value, the sort order, each value's bucket
-    start and size, and the members of crowded buckets (taken out, chained in hash order)."""
+    start and size, and the members of crowded buckets (taken out, chained in hash order within
+    each colour cell of ``bins``, if any)."""
     for c in range(CHUNKS):
         v = ((h >> np.uint64(c * CHUNK_BITS)) & np.uint64(0xFFFF)).astype(np.int64)
         counts = np.bincount(v, minlength=1 << CHUNK_BITS)
@@ -357,7 +368,8 @@ def _chunk_indexes(h: np.ndarray, max_bucket: int):  # type: ignore[no-untyped-d
         chains = []
         for value in np.flatnonzero(crowded):
             members = np.flatnonzero(v == value)
-            chains.append(members[np.argsort(h[members], kind="stable")])
+            keys = (h[members], bins[members]) if len(bins) else (h[members],)
+            chains.append(members[np.lexsort(keys)])
         counts[crowded] = 0
         in_crowd = crowded[v]
         order = np.argsort(np.where(in_crowd, -1, v), kind="stable")[int(in_crowd.sum()):]
@@ -419,7 +431,7 @@ def near_pairs(
     found_j: list[np.ndarray] = []
     masks = _masks(max_distance // CHUNKS)
     capacity = max(1024, n)
-    for hs, order, starts, counts, chain in _chunk_indexes(h, max_bucket):
+    for hs, order, starts, counts, chain in _chunk_indexes(h, max_bucket, _colour_bins(c, max_colour)):
         found_i.append(chain[:-1])
         found_j.append(chain[1:])
         while True:
@@ -491,7 +503,7 @@ def near_clusters(
     c = _colours(colour, n)
     parent = np.arange(n, dtype=np.int64)
     masks = _masks(max_distance // CHUNKS)
-    for hs, order, starts, counts, chain in _chunk_indexes(h, max_bucket):
+    for hs, order, starts, counts, chain in _chunk_indexes(h, max_bucket, _colour_bins(c, max_colour)):
         a, b = chain[:-1], chain[1:]
         near = (np.bitwise_count(h[a] ^ h[b]) <= max_distance) & ~_colour_apart(c, a, b, max_colour)
         _join(parent, a[near], b[near])

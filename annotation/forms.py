@@ -60,7 +60,8 @@ class CurationThresholdsForm(forms.ModelForm):
         # by its field instead of the model constraint's one sentence about all of them.
         for name, (low, high) in CURATION_RANGES.items():
             field = self.fields[name]
-            field.validators.append(MinValueValidator(low))
+            if not any(isinstance(v, MinValueValidator) for v in field.validators):  # positive fields have one
+                field.validators.append(MinValueValidator(low))
             field.widget.attrs["min"] = low
             if high is not None:
                 field.validators.append(MaxValueValidator(high))

@@ -295,7 +295,8 @@ class _Run:
         else:
             if isinstance(checked, ingest.ImageRejected):
                 return self.error(row.where, "image", checked.reason)
-            assert checked is not None
+            if checked is None:  # every image row of an image project comes checked
+                raise RuntimeError(f"{row.where}: image was not checked")
             image = checked
             digest = image.sha256
         if digest in self.seen_hashes:
@@ -431,7 +432,8 @@ def import_run(*, job_id: int) -> ImportJob:
     job.started_at = timezone.now()
     job.save(update_fields=["status", "started_at"])
     run = _Run(job)
-    workers = settings.QUORUM_IMPORT_THREADS if job.project.item_kind == ItemKind.IMAGE else 1
+    is_image = job.project.item_kind == ItemKind.IMAGE
+    workers = max(1, settings.QUORUM_IMPORT_THREADS) if is_image else 0
     try:
         rows = ingest.read_source(Path(job.source_path), job.format, run.limits, job.source_name)
         for row, checked in ingest.check_images_ahead(rows, run.limits, workers=workers):
@@ -445,7 +447,7 @@ def import_run(*, job_id: int) -> ImportJob:
         if not job.created and not job.skipped:
             message = "Nothing was imported: " + (
                 "every row was refused; the reasons are below." if job.total
-                else "the file holds no rows, and no images Quorum reads (JPEG, PNG, WebP, TIFF)."
+                else "the upload holds no rows" + (", and no images Quorum reads (JPEG, PNG, WebP, TIFF)." if is_image else ".")
             )  # fmt: skip
     except Exception as exc:  # the rows already committed stay; say where it stopped
         log.exception("import %s failed", job.pk)

@@ -158,7 +158,8 @@ def check_images_ahead(
     rows: Iterable[Row | RowError], limits: Limits, *, workers: int, window: int = 32
 ) -> Iterator[tuple[Row | RowError, CheckedImage | ImageRejected | None]]:
     """Each row with its image checked (``CheckedImage``, or the ``ImageRejected`` it raised;
-    None for a row without an image), in the order of ``rows``.
+    None for a row without an image), in the order of ``rows``. With ``workers`` 0 nothing is
+    checked (a text project refuses image rows unread).
 
     With ``workers`` > 1 the checks run on that many threads, up to ``window`` rows ahead of
     the consumer, while it reads the source and writes to the database: decoding, resizing and
@@ -172,7 +173,11 @@ def check_images_ahead(
         except ImageRejected as exc:
             return exc
 
-    if workers <= 1:
+    if workers <= 0:
+        for row in rows:
+            yield row, None
+        return
+    if workers == 1:
         for row in rows:
             has_image = isinstance(row, Row) and row.image_bytes is not None
             yield row, check(row.image_bytes) if has_image else None  # type: ignore[union-attr,arg-type]

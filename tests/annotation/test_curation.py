@@ -356,6 +356,26 @@ def test_colours_apart_keep_equal_hashes_apart_and_unknown_colours_do_not():
         curation.near_pairs(hashes, 0, colour=colour[:3])
 
 
+def test_a_crowd_of_equal_hashes_in_two_colours_makes_two_clusters():
+    # 600 flat slides in two alternating tints share every chunk value: the crowd is chained, not
+    # compared all against all, and the chain must not alternate colours or nothing would join.
+    hashes = np.full(600, 0x1234_5678_9ABC_DEF0, dtype=np.uint64)
+    colour = np.where((np.arange(600) % 2 == 0)[:, None], [0.45, 0.30], [0.25, 0.40])
+    colour[::50] = np.nan  # a few grayscale ones among them
+    groups = curation.near_clusters(hashes, 0, np.zeros(600), colour=colour)
+    assert sorted(len(g.members) for g in groups) == [288, 312]  # the 12 grayscale ones join one tint
+    tinted = [g for g in groups if not np.isnan(colour[g.members]).any()]
+    for g in tinted:  # a cluster without a grayscale member is all of one tint
+        assert len({tuple(colour[m]) for m in g.members}) == 1
+    i, j, _ = curation.near_pairs(hashes, 0, colour=colour)
+    assert len(i) >= 590 and not _colour_apart_pairs(colour, i, j)
+
+
+def _colour_apart_pairs(colour: np.ndarray, i: np.ndarray, j: np.ndarray) -> int:
+    with np.errstate(invalid="ignore"):
+        return int((np.abs(colour[i] - colour[j]) > curation.COLOUR_TOLERANCE).any(axis=1).sum())
+
+
 def test_chromaticity_of_grey_colour_dark_and_brightened_photos(photo_set):
     assert curation.chromaticity(Image.new("L", (50, 50), 128)) is None
     assert curation.chromaticity(Image.new("RGB", (50, 50), (0, 0, 0))) is None  # nothing lit
@@ -488,10 +508,21 @@ def test_a_photo_stored_on_its_side_is_measured_upright(photo_set):
         assert thumb.size == Image.open(io.BytesIO(flat.thumbnail_jpeg)).size == (256, 170)
 
 
-def test_a_large_photo_is_decoded_small_but_keeps_its_size_and_its_hash(photo_set):
-    """A JPEG four times MEASURE_SIDE is decoded at a reduced scale (draft); the item still gets
-    the file's full upright size, the same measures as the photo at its own size, and a
-    truncated copy is still refused."""
+def test_a_large_photo_is_decoded_small_but_keeps_its_size_and_its_hash(photo_set, monkeypatch):
+    """A JPEG over twice MEASURE_SIDE on both sides is decoded at a reduced scale (draft); the
+    item still gets the file's full upright size, the same measures as the photo at its own size,
+    and a truncated copy is still refused."""
+    from PIL.JpegImagePlugin import JpegImageFile
+
+    decoded: list[tuple[int, int]] = []
+    draft = JpegImageFile.draft
+
+    def spy(self, mode, size):  # type: ignore[no-untyped-def]
+        result = draft(self, mode, size)
+        decoded.append(self.size)
+        return result
+
+    monkeypatch.setattr(JpegImageFile, "draft", spy)
     manifest, _ = photo_set
     with Image.open(manifest.folder / manifest.original("chelsea")) as img:
         small = img.convert("RGB")
@@ -502,6 +533,7 @@ def test_a_large_photo_is_decoded_small_but_keeps_its_size_and_its_hash(photo_se
     with Image.open(io.BytesIO(data)) as stored:
         assert stored.size == (1600, 2400)  # stored on its side
     checked, reference = ingest.check_image(data, LIMITS), ingest.check_image(jpeg(small), LIMITS)
+    assert decoded[0] == (800, 1200)  # 1600×2400 stored, decoded at half (at least 512 a side)
     assert (checked.width, checked.height) == (2400, 1600)
     assert popcount(checked.measures.phash, reference.measures.phash) <= 4
     assert abs(checked.measures.brightness - reference.measures.brightness) < 3

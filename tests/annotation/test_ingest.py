@@ -1,6 +1,7 @@
 """Reading import files and checking images by content, without the database."""
 
 import io
+import time
 import zipfile
 
 import pytest
@@ -55,12 +56,35 @@ def test_images_checked_ahead_come_back_in_order_with_their_results(workers):
             assert checked is None
 
 
-def test_images_checked_ahead_stop_cleanly_when_the_reader_stops():
-    source = (ingest.Row(where=str(n), image_bytes=image_bytes("PNG", (30, 30))) for n in range(100))
-    ahead = ingest.check_images_ahead(source, LIMITS, workers=2, window=8)
+def test_images_checked_ahead_stop_cleanly_when_the_reader_stops(monkeypatch):
+    checked: list[int] = []
+    real = ingest.check_image
+
+    def slow(data, limits):  # type: ignore[no-untyped-def]
+        time.sleep(0.05)
+        checked.append(1)
+        return real(data, limits)
+
+    monkeypatch.setattr(ingest, "check_image", slow)
+    pulled: list[int] = []
+
+    def source():  # type: ignore[no-untyped-def]
+        for n in range(100):
+            pulled.append(n)
+            yield ingest.Row(where=str(n), image_bytes=image_bytes("PNG", (30, 30)))
+
+    ahead = ingest.check_images_ahead(source(), LIMITS, workers=2, window=8)
     first = [next(ahead) for _ in range(3)]
-    ahead.close()  # as when an import stops on an error: pending checks are dropped
+    ahead.close()  # as when an import stops on an error: checks not started are dropped
     assert [row.where for row, _ in first] == ["0", "1", "2"]
+    assert len(pulled) <= 3 + 8 + 1  # the window, not the whole source
+    assert len(checked) < len(pulled)  # and the queued checks were cancelled, not run
+
+
+def test_rows_are_not_checked_with_no_workers(monkeypatch):
+    monkeypatch.setattr(ingest, "check_image", lambda data, limits: pytest.fail("decoded"))
+    rows = [ingest.Row(where="a.jpg", image_bytes=b"\xff\xd8 not decoded")]
+    assert list(ingest.check_images_ahead(iter(rows), LIMITS, workers=0)) == [(rows[0], None)]
 
 
 def test_text_file_named_jpg_is_refused_by_content():
