@@ -342,6 +342,13 @@ def cluster_list(*, project: Project, undecided_only: bool) -> QuerySet[Duplicat
     return qs.order_by("-size", "id")
 
 
+def cluster_position(*, cluster: DuplicateCluster) -> int:
+    """Where the cluster stands among all of its project's clusters in ``cluster_list``'s order
+    (largest first, then oldest), from 0: the page it is on."""
+    ahead = Q(size__gt=cluster.size) | Q(size=cluster.size, id__lt=cluster.pk)
+    return DuplicateCluster.objects.filter(ahead, project_id=cluster.project_id).count()
+
+
 def cluster_members(*, clusters: list[DuplicateCluster]) -> dict[int, list[Item]]:
     """The items of these clusters, representative first, in one query."""
     out: dict[int, list[Item]] = {c.pk: [] for c in clusters}

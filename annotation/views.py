@@ -406,9 +406,12 @@ def item_detail(request: HttpRequest, access: selectors.ProjectAccess, item_id: 
     item = selectors.item_get(project=access.project, item_id=item_id)
     ground_truth = item.ground_truth.filter(withdrawn_at__isnull=True).select_related("reviewer").first()
     cluster = item.cluster if item.cluster_id else None
+    # The curation page that shows this cluster (all clusters, so a decided one is there too).
+    cluster_page = curating.cluster_position(cluster=cluster) // CLUSTERS_PER_PAGE + 1 if cluster else None
     return render(
         request, "annotation/item_detail.html",
-        _ctx(access, item=item, ground_truth=ground_truth, cluster=cluster, flag_names=curating.FLAG_NAMES,
+        _ctx(access, item=item, ground_truth=ground_truth, cluster=cluster, cluster_page=cluster_page,
+             flag_names=curating.FLAG_NAMES,
              curation_actions=[("keep", "Keep"), ("exclude", "Exclude from labeling"), ("undo", "Undo the decision")]),
     )  # fmt: skip
 
@@ -461,6 +464,9 @@ def audit_log(request: HttpRequest, access: selectors.ProjectAccess) -> HttpResp
 # --- curation -------------------------------------------------------------------------------------
 
 
+CLUSTERS_PER_PAGE = 20
+
+
 def _curation_url(slug: str, request: HttpRequest) -> str:
     """Back to the curation view (same tab, filter and page) or the item page the admin came from."""
     back = request.POST.get("next", "")
@@ -497,7 +503,7 @@ def curation_page(request: HttpRequest, access: selectors.ProjectAccess) -> Http
         raise Http404("No such view.")
     undecided = request.GET.get("all") != "1"
     if tab == "near_duplicate":
-        page = Paginator(curating.cluster_list(project=project, undecided_only=undecided), 20).get_page(request.GET.get("page"))
+        page = Paginator(curating.cluster_list(project=project, undecided_only=undecided), CLUSTERS_PER_PAGE).get_page(request.GET.get("page"))
         members = curating.cluster_members(clusters=list(page))
         # The cluster's bulk exclude takes only its undecided copies: a Keep stands.
         rows = [(c, members[c.pk], [m.pk for m in members[c.pk][1:] if not m.curation]) for c in page]

@@ -305,6 +305,24 @@ def test_the_item_page_shows_its_curation_and_an_admin_decides_there(curated):
     assert "Undo the decision" in page and "Exclude from labeling" not in page
 
 
+def test_the_item_pages_curation_link_opens_the_page_its_cluster_is_on(curated, monkeypatch):
+    from annotation import views
+
+    team, _, items = curated
+    monkeypatch.setattr(views, "CLUSTERS_PER_PAGE", 1)  # one cluster a page
+    admin = Client()
+    admin.force_login(team.admin)
+    slug = team.project.slug
+    clusters = list(curating.cluster_list(project=team.project, undecided_only=False))
+    assert len(clusters) >= 3
+    for n, cluster in enumerate(clusters, start=1):
+        page = admin.get(f"/p/{slug}/items/{cluster.representative_id}/").content.decode()
+        link = re.search(r'href="(/p/[^"]+/curation/\?all=1&amp;page=(\d+)#cluster-(\d+))"', page)
+        assert link and (int(link[2]), int(link[3])) == (n, cluster.pk)
+        target = admin.get(link[1].replace("&amp;", "&").split("#")[0]).content.decode()
+        assert f'id="cluster-{cluster.pk}"' in target
+
+
 @pytest.mark.parametrize("role", ["reviewer", "annotator", "outsider"])
 def test_only_admins_decide(curated, role):
     team, _, items = curated
