@@ -118,6 +118,11 @@ class Command(BaseCommand):
             description="Which digit, 0 to 9, did the writer mean? Real scans from the UCI digits set.",
             item_kind="image",
             question_type="single",
+            # The scans are 8×8 pixels scaled up: soft by nature (every one would be flagged
+            # blurry), and different writers' digits share their coarse layout, so only copies
+            # within 4 bits count as near-duplicates here.
+            blur_threshold=0.0,
+            near_duplicate_distance=4,
         )
         rng = np.random.default_rng(7)
         order = rng.permutation(len(digits.target))[:count]

@@ -1,0 +1,19 @@
+"""The demo project that `make run` loads: its curation fits its 8×8-pixel scans."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from annotation.models import Item, Project
+
+
+@pytest.mark.django_db
+def test_the_demo_flags_no_scan_blurry_and_clusters_only_close_copies():
+    call_command("demo", items=120, stdout=io.StringIO())
+    project = Project.objects.get(slug="digits")
+    assert (project.blur_threshold, project.near_duplicate_distance) == (0.0, 4)
+    items = Item.objects.filter(project=project)
+    assert items.count() == 120
+    assert not items.filter(flags__has_key="blurry").exists()  # at the default, all 120 would be
+    assert max(items.exclude(cluster=None).values_list("cluster_distance", flat=True), default=0) <= 4
