@@ -136,44 +136,46 @@ def curation_run(*, project: Project, actor: AbstractBaseUser | None = None) -> 
     t = thresholds(project)
     fields = ["pk", "near_hash", "width", "height", "sharpness", "brightness", "flags", "state", "curation",
               "cluster", "cluster_distance", "colour_r", "colour_g"]  # fmt: skip
-    rows = list(Item.objects.filter(project=project).order_by("pk").values_list(*fields, *(["text"] if is_text else [])))
+    items = Item.objects.filter(project=project).order_by("pk")
+    rows = list(items.values_list(*fields, *(["text"] if is_text else []), named=True))
     if is_text:
-        missing = [n for n, r in enumerate(rows) if r[1] is None]
+        missing = [n for n, r in enumerate(rows) if r.near_hash is None]
         if missing:
-            sig = curation.simhash_texts([rows[n][13] for n in missing])
-            _update_rows(Item, ["near_hash"], [(rows[n][0], signed(int(s))) for n, s in zip(missing, sig, strict=True)])
+            sig = curation.simhash_texts([rows[n].text for n in missing])
             for n, s in zip(missing, sig, strict=True):
-                rows[n] = (rows[n][0], signed(int(s)), *rows[n][2:])
-    pks = np.array([r[0] for r in rows], dtype=np.int64)
-    hashed = np.array([n for n, r in enumerate(rows) if r[1] is not None], dtype=np.int64)
-    hashes = np.array([rows[n][1] for n in hashed], dtype=np.int64).view(np.uint64)
+                rows[n] = rows[n]._replace(near_hash=signed(int(s)))
+            _update_rows(Item, ["near_hash"], [(rows[n].pk, rows[n].near_hash) for n in missing])
+    pks = np.array([r.pk for r in rows], dtype=np.int64)
+    hashed = np.array([n for n, r in enumerate(rows) if r.near_hash is not None], dtype=np.int64)
+    hashes = np.array([rows[n].near_hash for n in hashed], dtype=np.int64).view(np.uint64)
 
     # Quality flags come from each item's own measures; clusters may not change them.
     if is_text:
-        quality = [curation.text_flags(r[13], t) for r in rows]
+        quality = [curation.text_flags(r.text, t) for r in rows]
     else:
         quality = [
-            curation.image_flags(sharpness=r[4], brightness=r[5], width=r[2], height=r[3], t=t) for r in rows
+            curation.image_flags(sharpness=r.sharpness, brightness=r.brightness, width=r.width, height=r.height, t=t)
+            for r in rows
         ]  # fmt: skip
 
     # Clusters. The representative is an item still in play, then one without a quality flag,
     # then (images) the largest and sharpest, then the oldest.
-    in_play = np.array([rows[n][7] != ItemState.EXCLUDED for n in hashed])
+    in_play = np.array([rows[n].state != ItemState.EXCLUDED for n in hashed])
     clean = np.array([not quality[n] for n in hashed])
     keys: list[np.ndarray] = [-np.arange(len(hashed))]  # lexsort: the last key counts first
     colour = None
     if not is_text:
-        keys.append(np.array([rows[n][4] or 0.0 for n in hashed], dtype=float))
-        keys.append(np.array([(rows[n][2] or 0) * (rows[n][3] or 0) for n in hashed], dtype=np.int64))
+        keys.append(np.array([rows[n].sharpness or 0.0 for n in hashed], dtype=float))
+        keys.append(np.array([(rows[n].width or 0) * (rows[n].height or 0) for n in hashed], dtype=np.int64))
         # Grayscale images and items imported before colours were measured have none (NaN).
-        colour = np.array([(rows[n][11], rows[n][12]) for n in hashed], dtype=float).reshape(-1, 2)
+        colour = np.array([(rows[n].colour_r, rows[n].colour_g) for n in hashed], dtype=float).reshape(-1, 2)
     rank = np.empty(len(hashed), dtype=np.int64)
     rank[np.lexsort((*keys, clean, in_play))] = np.arange(len(hashed))
     found = curation.near_clusters(hashes, project.near_duplicate_distance, rank, colour=colour)
 
     # A cluster keeps its id from the last run when its representative's cluster is still free,
     # so a re-run writes only the items whose cluster, distance or flags changed.
-    old_cluster = {r[0]: r[9] for r in rows if r[9] is not None}
+    old_cluster = {r.pk: r.cluster for r in rows if r.cluster is not None}
     reused: dict[int, int] = {}  # index in found -> kept cluster id
     old_cluster_claimed: set[int] = set()
     for k, c in enumerate(found):
@@ -207,14 +209,13 @@ def curation_run(*, project: Project, actor: AbstractBaseUser | None = None) -> 
     changed: list[tuple[int, int | None, int | None, dict[str, float]]] = []
     counts = dict.fromkeys(TEXT_FLAGS if is_text else IMAGE_FLAGS, 0)
     for r, flags in zip(rows, quality, strict=True):
-        pk, old_flags = r[0], r[6]
-        cluster_id, distance, near = placed.get(pk, (None, None, None))
+        cluster_id, distance, near = placed.get(r.pk, (None, None, None))
         if near is not None:
             flags = {"near_duplicate": near, **flags}
         for name in flags:
             counts[name] += 1
-        if (cluster_id, distance, flags) != (r[9], r[10], old_flags):
-            changed.append((pk, cluster_id, distance, flags))
+        if (cluster_id, distance, flags) != (r.cluster, r.cluster_distance, r.flags):
+            changed.append((r.pk, cluster_id, distance, flags))
     _update_rows(Item, ["cluster", "cluster_distance", "flags"], changed)
     stale = set(DuplicateCluster.objects.filter(project=project).values_list("pk", flat=True)) - set(cluster_ids)
     DuplicateCluster.objects.filter(pk__in=stale).delete()  # no item points at them any more
