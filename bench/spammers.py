@@ -44,7 +44,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
-CROWD = HERE.parent.parent / "shared" / "data" / "crowd"
+CROWD = HERE.parent / "tests" / "data" / "crowd"
 
 
 @dataclass

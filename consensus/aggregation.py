@@ -24,7 +24,7 @@ Two methods, both over ``metrics.Votes`` (aligned item / annotator / label index
     iteration, or after ``max_iter`` (100) iterations; the result says which.
 
 Why this variant is the default. Plain Dawid–Skene (maximum likelihood) loses to majority vote on
-some real crowds (the ZenCrowd and CrowdFlower sets in ../shared/data/crowd). Two things go wrong:
+some real crowds (the ZenCrowd and CrowdFlower sets in tests/data/crowd). Two things go wrong:
 confusion rows estimated from a handful of votes are noise that EM trusts fully, and on large crowds
 whose errors are correlated (several annotators wrong on the same hard items) EM finds a cluster of
 annotators that agree with each other, rates them near-perfect, and lets them outvote everyone.

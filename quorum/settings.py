@@ -103,7 +103,7 @@ if DATABASE_URL:
     _db = dj_database_url.parse(DATABASE_URL)
     if _db["ENGINE"] == "django.db.backends.postgresql":
         # Under ASGI each sync request runs on a fresh thread: without a pool every request
-        # reconnects (~25 ms). See ../shared/PERFORMANCE.md.
+        # reconnects (~25 ms). See docs/performance.md.
         _db.setdefault("OPTIONS", {})
         if _env_bool("QUORUM_DB_POOL", True):
             _db["OPTIONS"]["pool"] = {

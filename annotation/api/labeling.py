@@ -1,5 +1,5 @@
 """The annotator's API. The hot path is one request per vote: the vote's answer carries the
-next item, so the page never waits between items (see ../shared/PERFORMANCE.md)."""
+next item, so the page never waits between items (see docs/performance.md)."""
 
 from __future__ import annotations
 

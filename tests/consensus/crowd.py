@@ -1,4 +1,4 @@
-"""The shared crowd data sets (../shared/data/crowd), loaded into index arrays."""
+"""The real crowd data sets in tests/data/crowd (sources and licences in its README), loaded into index arrays."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 
 from consensus.metrics import Votes
 
-CROWD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "crowd"
+CROWD = Path(__file__).resolve().parents[1] / "data" / "crowd"
 SETS = ["sp", "sp_amt", "music_genre", "cf", "zc_all", "bluebirds", "snow_temp", "snow_wsd"]
 README_ALPHA = {"sp": 0.428, "sp_amt": 0.738, "music_genre": 0.301, "cf": 0.577, "zc_all": 0.195,
                 "bluebirds": 0.126, "snow_temp": 0.223, "snow_wsd": 0.937}  # fmt: skip
@@ -19,7 +19,7 @@ README_ALPHA = {"sp": 0.428, "sp_amt": 0.738, "music_genre": 0.301, "cf": 0.577,
 @cache
 def load(name: str) -> Votes:
     path = CROWD / name / "votes.csv"
-    assert path.exists(), f"the shared crowd data is missing: {path}"
+    assert path.exists(), f"the crowd data is missing: {path}"
     with path.open() as fh:
         rows = list(csv.DictReader(fh))
     items = {i: n for n, i in enumerate(sorted({r["item"] for r in rows}))}
