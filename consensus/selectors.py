@@ -42,6 +42,8 @@ def consensus_compute(*, project: Project, method: str = aggregation.DEFAULT_MET
     if method not in aggregation.METHODS:
         raise ValueError(f"Unknown method {method!r}; use one of {', '.join(aggregation.METHODS)}.")
     pv = project_votes(project_id=project.pk, labels=project_label_keys(project))
+    if not pv.labels:
+        return _without_labels(pv, method)
     result = aggregation.METHODS[method](pv.votes, gold=pv.gold)
     counts = value_counts(pv.votes)
     n_votes = counts.sum(1)
@@ -49,6 +51,16 @@ def consensus_compute(*, project: Project, method: str = aggregation.DEFAULT_MET
     with np.errstate(invalid="ignore", divide="ignore"):
         agreement = np.where(n_votes > 0, counts[np.arange(len(counts)), best] / n_votes, np.nan)
     return Computed(pv, result, counts, n_votes, agreement, alpha_from_counts(counts), method)
+
+
+def _without_labels(pv: ProjectVotes, method: str) -> Computed:
+    """Before the first rulebook there are no labels, hence no votes nor gold to aggregate (the
+    aggregators need at least one label): every item is undecided."""
+    n = len(pv.item_ids)
+    result = aggregation.Result(
+        method, np.zeros((n, 0)), np.full(n, aggregation.TIE), np.zeros((pv.votes.n_annotators, 0, 0)), np.zeros(0)
+    )
+    return Computed(pv, result, np.zeros((n, 0), dtype=np.int64), np.zeros(n, dtype=np.int64), np.full(n, np.nan), float("nan"), method)
 
 
 def estimate_latest(*, project_id: int) -> Estimate | None:
@@ -152,8 +164,10 @@ EXPORT_COLUMNS = (
 def ground_truth_export(*, project: Project, all_items: bool = False) -> Iterator[dict[str, Any]]:
     """One record per item with ground truth (gold items count, with their gold label), with
     its provenance. ``all_items`` adds every other item that is not excluded, with its current
-    best label (empty on a tie or without votes), posterior and state."""
-    items = Item.objects.filter(project=project).exclude(state=ItemState.EXCLUDED).order_by("pk")
+    best label (empty on a tie or without votes), posterior and state.
+
+    Ground truth is read and the votes aggregated when this is called, not when the first record
+    is taken: a streamed response built on it fails before it starts, with a status, not halfway."""
     gts = {
         gt.item_id: gt
         for gt in GroundTruth.objects.filter(project=project, withdrawn_at__isnull=True)
@@ -161,6 +175,11 @@ def ground_truth_export(*, project: Project, all_items: bool = False) -> Iterato
         .iterator(chunk_size=5000)
     }
     computed = consensus_compute(project=project) if all_items else None
+    return _export_records(project, gts, computed)
+
+
+def _export_records(project: Project, gts: dict[int, GroundTruth], computed: Computed | None) -> Iterator[dict[str, Any]]:
+    items = Item.objects.filter(project=project).exclude(state=ItemState.EXCLUDED).order_by("pk")
     position = {int(pk): n for n, pk in enumerate(computed.pv.item_ids)} if computed else {}
     for pk, external_id, state, gold in items.values_list("pk", "external_id", "state", "gold").iterator(chunk_size=5000):
         name = external_id or str(pk)

@@ -265,6 +265,8 @@ def consensus_reestimate(*, project: Project, method: str = aggregation.DEFAULT_
     last_vote = Vote.objects.filter(project=project).order_by("-id").values_list("id", flat=True).first() or 0
     c = consensus_compute(project=project, method=method)
     pv, result = c.pv, c.result
+    if not pv.labels:  # no rulebook yet: nothing can be decided, nor estimated
+        return Summary(items=len(pv.item_ids), votes=0, alpha=None, method=method)
     t = policy.Thresholds.of(project)
     states = np.array(pv.item_states, dtype=object)
     is_gold = pv.gold != aggregation.NO_GOLD
