@@ -6,7 +6,7 @@ import json
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -115,20 +115,39 @@ class ConsensusRunApi(APIView):
         return Response(SummarySerializer(summary.as_dict()).data, status=status.HTTP_200_OK)
 
 
+class ExportQuerySerializer(serializers.Serializer):
+    all_items = serializers.BooleanField(
+        required=False, default=False, help_text="Add undecided items with their best label, posterior and state."
+    )
+
+
+# The last line of an export that failed after it started, so a reader cannot take it for whole.
+EXPORT_FAILED_LINE = json.dumps({"error": "The export failed before its end; this file is incomplete."}) + "\n"
+
+
 class ExportApi(APIView):
     @extend_schema(
-        parameters=[
-            OpenApiParameter("all_items", OpenApiTypes.BOOL, description="Add undecided items with their best label."),
-        ],
-        responses={200: OpenApiResponse(OpenApiTypes.STR, description="JSONL, one item per line, with provenance.")},
-        summary="Ground truth with its provenance, as JSONL (reviewer or admin)",
+        parameters=[ExportQuerySerializer],
+        responses={
+            (200, "application/x-ndjson"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description=(
+                    "JSON Lines, one item a line, with provenance. Should the export fail once it has started, "
+                    'its last line is `{"error": …}` instead of an item.'
+                ),
+            ),
+            **ERRORS,
+        },
+        summary="Ground truth with its provenance, as JSON Lines (reviewer or admin)",
     )
     def get(self, request: Request, slug: str) -> StreamingHttpResponse:
         access = _access(request, slug, Role.REVIEWER)
-        all_items = request.query_params.get("all_items", "").lower() in ("1", "true", "yes")
-        records = ground_truth_export(project=access.project, all_items=all_items)
+        query = ExportQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        records = ground_truth_export(project=access.project, all_items=query.validated_data["all_items"])
         response = StreamingHttpResponse(
             (json.dumps(r, ensure_ascii=False) + "\n" for r in records), content_type="application/x-ndjson"
         )
         response["Content-Disposition"] = f'attachment; filename="{access.project.slug}-ground-truth.jsonl"'
+        response.stream_error_chunk = EXPORT_FAILED_LINE.encode()  # see annotation.middleware
         return response

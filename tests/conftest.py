@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,3 +140,71 @@ def zip_bytes(entries: dict[str, bytes]) -> bytes:
 
 def jsonl(rows: list[Any]) -> bytes:
     return "\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows).encode() + b"\n"
+
+
+# --- daphne serving the whole ASGI app in a child process ----------------------------------------
+
+_INHERITED: list[object] = []  # in the forked server: what it must neither use nor close
+
+
+def _fresh_child() -> None:
+    """In the forked server: what the test process had running does not survive a fork. asgiref's
+    one thread for thread-sensitive work and the cached channel layer (its queues belong to the
+    parent's loops) would look alive and hang every database call and group join; start them anew.
+    The parent's database connections and PostgreSQL pool share their sockets with it: never use
+    them here, nor close them (that would end the parent's sessions); keep them referenced and
+    start empty. New ones reach the test database: the settings pointed there before the fork."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from asgiref.local import Local
+    from asgiref.sync import SyncToAsync
+    from channels.layers import channel_layers
+    from django.db import connections
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+    channel_layers.backends.clear()
+    _INHERITED.extend([connections._connections, dict(DatabaseWrapper._connection_pools)])
+    connections._connections = Local(connections.thread_critical)
+    DatabaseWrapper._connection_pools.clear()
+
+
+@contextmanager
+def daphne_server(setup: Callable[[], None] | None = None) -> Iterator[tuple[str, int]]:
+    """Daphne serving the whole ASGI app — pages, the API and WebSockets — in a forked child
+    process on the test database, as Channels' own live-server test case does: (its URL, its pid).
+    ``setup`` runs in the child before it serves. Its channel layer is its own (in memory unless
+    REDIS_URL is set), so events are caused through it, not by test code. Data must be committed
+    (``transactional_db``) for it to see them."""
+    from functools import partial
+
+    from channels.testing.live import make_application
+    from daphne.testing import DaphneProcess
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    def child_setup() -> None:
+        _fresh_child()
+        if setup is not None:
+            setup()
+
+    server = DaphneProcess(
+        "localhost", partial(make_application, static_wrapper=ASGIStaticFilesHandler), setup=child_setup
+    )
+    server.start()
+    while not server.ready.wait(timeout=1):
+        if not server.is_alive():
+            pytest.fail("the ASGI test server stopped before it was ready")
+    try:
+        yield f"http://localhost:{server.port.value}", server.pid
+    finally:
+        server.terminate()
+        server.join(timeout=10)
+        if server.is_alive():  # SIGTERM was not acted on (seen once on PostgreSQL): do not hang the run
+            server.kill()
+            server.join()
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    with daphne_server() as (url, _pid):
+        yield url
