@@ -14,3 +14,9 @@ urlpatterns = [
     path("api/", include("annotation.api.urls")),
     path("", include("annotation.urls")),
 ]
+
+# JSON under /api/, the usual pages elsewhere.
+handler400 = "annotation.api.errors.bad_request"
+handler403 = "annotation.api.errors.permission_denied"
+handler404 = "annotation.api.errors.page_not_found"
+handler500 = "annotation.api.errors.server_error"

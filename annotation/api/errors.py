@@ -1,9 +1,16 @@
-"""One place where domain errors become HTTP answers."""
+"""One place where errors become HTTP answers: domain errors in DRF views (``exception_handler``),
+and everything Django answers itself — a body over the size limit, too many fields or files, an
+unknown URL, an uncaught exception — through its error views (``quorum.urls``), as JSON under
+``/api/`` and as the usual pages elsewhere."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -52,3 +59,49 @@ def _flatten(data: Any, path: str):  # type: ignore[no-untyped-def]
                 yield from _flatten(value, f"{path}.{index}" if path else str(index))
     else:
         yield {"field": path or "body", "message": str(data)}
+
+
+# --- Django's error views ------------------------------------------------------------------------
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _json(status_code: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"detail": detail, "code": code}, status=status_code)
+
+
+def _refused_body(exception: Exception | None) -> tuple[str, str]:
+    mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1024**2
+    if isinstance(exception, RequestDataTooBig):
+        return "too_large", f"The request body is over {mb:g} MB (uploaded files aside): send data as a file."
+    if isinstance(exception, TooManyFieldsSent):
+        return "too_many_fields", f"More than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields in one request."
+    if isinstance(exception, TooManyFilesSent):
+        return "too_many_files", f"More than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files in one request."
+    return "bad_request", "The request is malformed."
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return _json(400, *_refused_body(exception))
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return _json(403, "permission_denied", "You do not have permission to do this.")
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return _json(404, "not_found", f"No API endpoint at {request.path}.")
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return _json(500, "server_error", "Internal server error. It has been logged.")
+    return defaults.server_error(request)
