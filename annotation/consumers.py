@@ -1,8 +1,8 @@
 """WebSocket consumer for an open project page: thin, as the Channels docs recommend.
 
 Connect: the session's user must be a member of the project, else the socket is closed with
-4404 (the pages' 404). The origin is checked before this, by ``AllowedHostsOriginValidator`` in
-``quorum/asgi.py``. A member joins the project's group, their own group, and, as an admin or a
+4404 (the pages' 404); so is a socket on a path that is no route (``NoRouteConsumer``). The origin
+is checked before this, by ``routing.SameOriginValidator`` in ``quorum/asgi.py``. A member joins the project's group, their own group, and, as an admin or a
 reviewer, the staff group (see ``events``). When their role changes or they are removed, their
 sockets check again: a removed member's socket is closed, and a demoted one leaves the staff group.
 
@@ -90,3 +90,10 @@ class ProjectConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         await self.send(text_data=json.dumps(event["payload"]))
+
+
+class NoRouteConsumer(AsyncWebsocketConsumer):
+    """A socket on a path that matches no route: refused like a project you are not in."""
+
+    async def connect(self) -> None:
+        await self.close(code=CLOSE_NOT_FOUND)

@@ -190,12 +190,58 @@ async def test_a_demoted_reviewer_leaves_the_staff_group_and_a_removed_member_is
     await reviewer.disconnect()
 
 
-async def test_a_socket_from_another_origin_is_refused(team):
+def _through_the_stack(path: str, origin: bytes | None, host: bytes = b"localhost:8000", **scope):
     from quorum.asgi import application
 
-    comm = WebsocketCommunicator(application, f"/ws/projects/{team.project.slug}/", headers=[(b"origin", b"http://evil.example")])
-    connected_, _ = await comm.connect()
-    assert not connected_
-    comm = WebsocketCommunicator(application, f"/ws/projects/{team.project.slug}/", headers=[(b"origin", b"http://localhost")])
-    connected_, code = await comm.connect()  # an allowed origin, but no session: not a member
+    headers = [(b"host", host)] + ([(b"origin", origin)] if origin is not None else [])
+    comm = WebsocketCommunicator(application, path, headers=headers)
+    comm.scope.update(scope)
+    return comm
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [b"http://evil.example", b"http://localhost:9999", b"http://localhost", b"https://localhost:8000",
+     b"http://localhost:8000.evil.example", b"null", b"", None],
+)  # fmt: skip
+async def test_a_socket_from_another_origin_is_refused(team, origin):
+    """Scheme, host and port all count: a page on another port of the same host is another site."""
+    comm = _through_the_stack(f"/ws/projects/{team.project.slug}/", origin)
+    connected_, code = await comm.connect()
+    assert (connected_, code) == (False, 1000)  # refused before any consumer runs (HTTP 403 on the wire)
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "scope"),
+    [(b"http://localhost:8000", b"localhost:8000", {}), (b"http://LOCALHOST:8000", b"localhost:8000", {}),
+     (b"http://127.0.0.1", b"127.0.0.1:80", {}), (b"https://localhost", b"localhost", {"scheme": "wss"})],
+)  # fmt: skip
+async def test_a_socket_from_the_page_s_own_origin_reaches_the_consumer(team, origin, host, scope):
+    comm = _through_the_stack(f"/ws/projects/{team.project.slug}/", origin, host, **scope)
+    connected_, code = await comm.connect()  # the site's own origin, but no session: not a member
     assert (connected_, code) == (False, 4404)
+
+
+async def test_behind_a_tls_proxy_the_origin_is_https(team, settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    path = f"/ws/projects/{team.project.slug}/"
+    behind_proxy = [(b"x-forwarded-proto", b"https")]
+    comm = _through_the_stack(path, b"https://localhost", b"localhost")
+    comm.scope["headers"] += behind_proxy
+    assert await comm.connect() == (False, 4404)
+    comm = _through_the_stack(path, b"http://localhost", b"localhost")
+    comm.scope["headers"] += behind_proxy
+    assert await comm.connect() == (False, 1000)
+
+
+async def test_a_trusted_origin_is_let_through(team, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://app.example.org"]
+    comm = _through_the_stack(f"/ws/projects/{team.project.slug}/", b"https://app.example.org", b"localhost:8000")
+    assert await comm.connect() == (False, 4404)
+
+
+@pytest.mark.parametrize("path", ["/ws/nowhere/", "/", "/ws/projects/", "/ws/projects/a/b/", "/api/projects/"])
+async def test_a_socket_on_no_route_is_closed_like_a_missing_project(team, path):
+    """It used to raise ValueError inside the application (a 500 on the handshake)."""
+    comm = _through_the_stack(path, b"http://localhost:8000")
+    assert await comm.connect() == (False, 4404)
