@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.serializers import StrictSerializer
+from annotation.api.serializers import Boolean, StrictSerializer
 from annotation.api.views import ERRORS, _access
 from annotation.models import Role
 from consensus import aggregation
@@ -25,7 +25,7 @@ from consensus.services import consensus_reestimate
 class VotesUploadSerializer(serializers.Serializer):
     votes = serializers.FileField(help_text="CSV with the columns item,annotator,label.")
     gold = serializers.FileField(required=False, help_text="Optional CSV with the columns item,label.")
-    create_items = serializers.BooleanField(
+    create_items = Boolean(
         required=False, default=False, help_text="Create items named in the files that the project lacks."
     )
 

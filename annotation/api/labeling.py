@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from .. import labeling, selectors
 from ..models import ItemKind, Lease, Vote, VoteKind
+from .serializers import Boolean, ItemId
 from .views import ERRORS, _access
 
 CONFLICTS = {
@@ -21,9 +22,6 @@ CONFLICTS = {
         "`already_voted`, `no_rulebook`, `conflict`."
     )
 }
-
-
-ItemId = lambda **kw: serializers.IntegerField(min_value=1, max_value=2**63 - 1, **kw)  # noqa: E731
 
 
 def assignment_data(lease: Lease | None, slug: str) -> dict[str, Any] | None:
@@ -103,7 +101,7 @@ class VoteInSerializer(serializers.Serializer):
     item = ItemId()
     client_id = serializers.RegexField(r"^[A-Za-z0-9_.:-]{8,64}$", help_text="A fresh random id per answer (a UUID); retries reuse it.")
     value = serializers.JSONField(required=False, allow_null=True, default=None, help_text="A label key, or a list of keys for multiple choice.")
-    unsure = serializers.BooleanField(required=False, default=False)
+    unsure = Boolean(required=False, default=False)
     claim = serializers.ChoiceField(["", "no_fit", "do_not_label"], required=False, default="")
     claim_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
@@ -146,7 +144,7 @@ class HeartbeatOutSerializer(serializers.Serializer):
 
 class ReleaseInSerializer(serializers.Serializer):
     item = ItemId()
-    skip = serializers.BooleanField(default=True, help_text="true: never offer it to me again; false: just give it back.")
+    skip = Boolean(default=True, help_text="true: never offer it to me again; false: just give it back.")
 
 
 class ProgressSerializer(serializers.Serializer):

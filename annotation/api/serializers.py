@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rest_framework import serializers
+from rest_framework.utils import html
 
 from ..models import (
     AuditEvent,
@@ -37,13 +38,37 @@ class ProjectListSerializer(ProjectSerializer):
         read_only_fields = fields
 
 
+ItemId = lambda **kw: serializers.IntegerField(min_value=1, max_value=2**63 - 1, **kw)  # noqa: E731
+
+
+class Boolean(serializers.BooleanField):
+    """`true` or `false`. In JSON nothing else (DRF alone would take 0, 1, "yes" or "on" too); in a
+    form, where every value is text, DRF's spellings ("true", "false", "1", "0"…)."""
+
+    def to_internal_value(self, data: object) -> bool:
+        if isinstance(data, bool):
+            return data
+        if html.is_html_input(getattr(self.root, "initial_data", None)):
+            return super().to_internal_value(data)
+        self.fail("invalid", input=data)
+
+
 class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know, so a typo or a read-only field is not silently ignored."""
+    """Refuses fields it does not know, so a typo or a read-only field is not silently ignored; and,
+    in a form, an empty value where JSON could not send an empty string (DRF would read it as if the
+    field were left out, and take the default)."""
 
     def validate(self, attrs: dict) -> dict:
-        unknown = sorted(set(getattr(self, "initial_data", {}) or {}) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({name: "This field cannot be set here." for name in unknown})
+        data = getattr(self, "initial_data", None) or {}
+        errors = {name: "This field cannot be set here." for name in sorted(set(data) - set(self.fields))}
+        if html.is_html_input(data):
+            errors |= {
+                name: "This field may not be blank."
+                for name, field in self.fields.items()
+                if data.get(name) == "" and not getattr(field, "allow_blank", False) and not field.allow_null
+            }
+        if errors:
+            raise serializers.ValidationError(errors)
         return attrs
 
 
@@ -58,8 +83,8 @@ class ProjectSettingsSerializer(StrictSerializer):
     promote_agreement = serializers.FloatField(min_value=0, max_value=1, required=False)
     gold_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
     lease_seconds = serializers.IntegerField(min_value=10, max_value=86400, required=False)
-    review_unsure = serializers.BooleanField(required=False)
-    gold_feedback = serializers.BooleanField(required=False)
+    review_unsure = Boolean(required=False)
+    gold_feedback = Boolean(required=False)
     min_gold_accuracy = serializers.FloatField(min_value=0, max_value=1, required=False)
 
 
@@ -113,7 +138,7 @@ class DecisionNodeSerializer(serializers.Serializer):
 class RulebookSerializer(serializers.ModelSerializer):
     labels = LabelSerializer(many=True)
     decision_path = DecisionNodeSerializer(many=True)
-    published_by = serializers.CharField(source="published_by.username", default=None, read_only=True)
+    published_by = serializers.CharField(source="published_by.username", default=None, read_only=True, allow_null=True)
 
     class Meta:
         model = RulebookVersion
@@ -180,7 +205,7 @@ class ItemQuerySerializer(serializers.Serializer):
 
 
 class ImportJobSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True, allow_null=True)
 
     class Meta:
         model = ImportJob
@@ -195,14 +220,14 @@ class ImportUploadSerializer(serializers.Serializer):
     file = serializers.FileField(
         help_text="A .jsonl, .csv, .txt, .zip or image file. The format comes from the extension."
     )
-    background = serializers.BooleanField(
+    background = Boolean(
         required=False, allow_null=True, default=None,
         help_text="Force a background task (true) or an inline run (false); by default only large uploads go to the background.",
     )  # fmt: skip
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.username", default=None, read_only=True)
+    actor = serializers.CharField(source="actor.username", default=None, read_only=True, allow_null=True)
 
     class Meta:
         model = AuditEvent
@@ -210,8 +235,8 @@ class AuditEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CurationDecisionSerializer(serializers.Serializer):
-    items = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=5000)
+class CurationDecisionSerializer(StrictSerializer):
+    items = serializers.ListField(child=ItemId(), allow_empty=False, max_length=5000)
     decision = serializers.ChoiceField(choices=["keep", "exclude", "undo"])
 
 

@@ -1,23 +1,41 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from consensus import api as consensus_api
 
 from . import labeling, views
 
+
+class RowId:
+    """A database id in a URL: at most 2⁶³ − 1, so a longer number is a 404 like any missing row,
+    not an overflow in the database driver."""
+
+    regex = "[0-9]{1,19}"
+
+    def to_python(self, value: str) -> int:
+        if int(value) > 2**63 - 1:
+            raise ValueError(value)
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(RowId, "id")
+
 urlpatterns = [
     path("projects/", views.ProjectListApi.as_view(), name="api-projects"),
     path("projects/<slug:slug>/", views.ProjectDetailApi.as_view(), name="api-project"),
     path("projects/<slug:slug>/members/", views.MemberListApi.as_view(), name="api-members"),
-    path("projects/<slug:slug>/members/<int:user_id>/", views.MemberDetailApi.as_view(), name="api-member"),
+    path("projects/<slug:slug>/members/<id:user_id>/", views.MemberDetailApi.as_view(), name="api-member"),
     path("projects/<slug:slug>/rulebook/", views.RulebookCurrentApi.as_view(), name="api-rulebook"),
     path("projects/<slug:slug>/rulebook/versions/", views.RulebookVersionListApi.as_view(), name="api-rulebook-versions"),
-    path("projects/<slug:slug>/rulebook/versions/<int:number>/", views.RulebookVersionDetailApi.as_view(), name="api-rulebook-version"),
+    path("projects/<slug:slug>/rulebook/versions/<id:number>/", views.RulebookVersionDetailApi.as_view(), name="api-rulebook-version"),
     path("projects/<slug:slug>/rulebook/draft/", views.RulebookDraftApi.as_view(), name="api-rulebook-draft"),
     path("projects/<slug:slug>/rulebook/publish/", views.RulebookPublishApi.as_view(), name="api-rulebook-publish"),
     path("projects/<slug:slug>/items/", views.ItemListApi.as_view(), name="api-items"),
-    path("projects/<slug:slug>/items/<int:item_id>/", views.ItemDetailApi.as_view(), name="api-item"),
+    path("projects/<slug:slug>/items/<id:item_id>/", views.ItemDetailApi.as_view(), name="api-item"),
     path("projects/<slug:slug>/imports/", views.ImportListApi.as_view(), name="api-imports"),
-    path("projects/<slug:slug>/imports/<int:job_id>/", views.ImportDetailApi.as_view(), name="api-import"),
+    path("projects/<slug:slug>/imports/<id:job_id>/", views.ImportDetailApi.as_view(), name="api-import"),
     path("projects/<slug:slug>/curation/", views.CurationApi.as_view(), name="api-curation"),
     path("projects/<slug:slug>/curation/run/", views.CurationRunApi.as_view(), name="api-curation-run"),
     path("projects/<slug:slug>/curation/decisions/", views.CurationDecisionApi.as_view(), name="api-curation-decisions"),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -20,6 +23,17 @@ ERRORS = {
     403: OpenApiResponse(description="A member whose role does not allow this."),
     404: OpenApiResponse(description="No such project, or you are not a member of it."),
 }
+
+
+class AuthTokenApi(ObtainAuthToken):
+    """DRF's token view, with its refusal documented."""
+
+    @extend_schema(
+        responses={200: OpenApiResponse(description="`{\"token\": …}`: send it as `Authorization: Token …`."), 400: ERRORS[400]},
+        summary="Exchange a username and password for an API token",
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
 
 
 def _access(request: Request, slug: str, role: str = Role.ANNOTATOR) -> selectors.ProjectAccess:
@@ -172,7 +186,7 @@ class ItemListApi(GenericAPIView):
                    summary="Items, filtered (reviewer or admin)")  # fmt: skip
     def get(self, request: Request, slug: str) -> Response:
         access = _access(request, slug, Role.REVIEWER)
-        query = s.ItemQuerySerializer(data=request.query_params)
+        query = s.ItemQuerySerializer(data=request.query_params.dict())  # a dict: `state=` is refused, not ignored
         query.is_valid(raise_exception=True)
         items = selectors.item_list(project=access.project, filters=selectors.ItemFilters(**query.validated_data))
         page = self.paginate_queryset(items)
