@@ -104,7 +104,9 @@ class ConsensusRunApi(APIView):
         summary="Re-estimate reliabilities and decide the project's items now (admin)",
         description=(
             "Runs the aggregator over every current vote, stores a new reliability estimate, promotes, asks for "
-            "more votes or sends to review; promoted items whose support collapsed go to review (audited)."
+            "more votes or sends to review; promoted items whose support collapsed go to review (audited). Before the "
+            "first rulebook is published there is nothing to decide. A `method` that is not one of the choices is "
+            "refused (400) and nothing runs."
         ),
     )
     def post(self, request: Request, slug: str) -> Response:

@@ -220,7 +220,8 @@ class LeaseHeartbeatApi(APIView):
 
 class LeaseReleaseApi(APIView):
     @extend_schema(request=ReleaseInSerializer, responses={200: inline_serializer("Released", {"item": serializers.IntegerField(), "status": serializers.CharField()}), **CONFLICTS, **ERRORS},
-                   summary="Skip or give back an item (annotator)")  # fmt: skip
+                   summary="Skip or give back an item (annotator)",
+                   description="All or nothing: an invalid field (`skip` is `true` or `false`) changes nothing.")  # fmt: skip
     def post(self, request: Request, slug: str) -> Response:
         access = _access(request, slug)
         data = _valid(ReleaseInSerializer, request.data)

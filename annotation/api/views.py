@@ -69,6 +69,7 @@ class ProjectDetailApi(APIView):
         request=s.ProjectSettingsSerializer,
         responses={200: s.ProjectSerializer, **ERRORS},
         summary="Change the project's name, description or consensus settings (admin)",
+        description="**All or nothing**: if any field is invalid or cannot be set here, nothing changes and the errors name each.",
     )
     def patch(self, request: Request, slug: str) -> Response:
         access = _access(request, slug, Role.ADMIN)
