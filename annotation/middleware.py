@@ -28,7 +28,7 @@ from asgiref.sync import sync_to_async
 from django.core import signals
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connections
-from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponseBase, StreamingHttpResponse
 
 logger = logging.getLogger("django.request")
 
@@ -43,15 +43,18 @@ class StreamGuardMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
+        asgi = isinstance(request, ASGIRequest)
         if not isinstance(response, StreamingHttpResponse) or response.is_async:
             return response
+        if isinstance(response, FileResponse) and not asgi:
+            return response  # a WSGI server sends the file itself (sendfile); reading it here would stop that
         chunks = iter(response.streaming_content)
         first = next(chunks, None)  # an exception here is the view's: answered with a status
         if first is None:
             return response
         rest = chain((first,), chunks)
         error_chunk = getattr(response, "stream_error_chunk", b"")
-        if isinstance(request, ASGIRequest):
+        if asgi:
             response.streaming_content = _batches(rest, request, error_chunk)
         else:
             response.streaming_content = _released_on_error(rest, error_chunk)

@@ -12,12 +12,14 @@ any streamed response, not only the export as it is today.
 from __future__ import annotations
 
 import http.client
+import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
+from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import include, path
@@ -177,3 +179,38 @@ def test_failing_streams_never_exhaust_the_connection_pool(team, transactional_d
         status, _, body, _ = get(base, "/api/projects/", token)
         assert status == 200, body[:300]
         assert [p["slug"] for p in json.loads(body)] == [team.project.slug]
+
+
+def _image_item(team) -> tuple[str, bytes]:
+    """A stored image of a few hundred kB (several of the guard's batches); its page path and bytes."""
+    import numpy as np
+    from PIL import Image
+
+    from annotation import imports
+
+    out = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)).save(out, "PNG")
+    upload = io.BytesIO(out.getvalue())
+    upload.name = "noise.png"
+    job = imports.import_create(actor=team.admin, project=team.project, name=upload.name, upload=upload)
+    imports.import_start(job=job, background=False)
+    item = Item.objects.get(project=team.project)
+    with default_storage.open(item.image, "rb") as f:
+        stored = f.read()
+    return f"/p/{team.project.slug}/items/{item.pk}/image", stored
+
+
+def test_a_file_comes_whole_through_both_servers(image_team, transactional_db, live_server, client):
+    """Files are streamed responses too: under daphne pulled in batches, under WSGI left to the server."""
+    path_, stored = _image_item(image_team)
+    assert len(stored) > 200_000
+    client.force_login(image_team.admin)
+    session = client.cookies["sessionid"].value
+    with daphne_server() as (base, _pid):
+        for server in (base, live_server.url):
+            url = urlsplit(server)
+            conn = http.client.HTTPConnection(url.hostname, url.port, timeout=CLIENT_TIMEOUT)
+            conn.request("GET", path_, headers={"Cookie": f"sessionid={session}"})
+            response = conn.getresponse()
+            assert (server, response.status, response.read() == stored) == (server, 200, True)
+            conn.close()
