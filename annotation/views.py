@@ -94,6 +94,8 @@ def project_create(request: HttpRequest) -> HttpResponse:
             project = services.project_create(actor=request.user, **form.cleaned_data)
         except ValidationFailed as exc:
             _form_errors(form, exc)
+        except Conflict as exc:
+            form.add_error(None, exc.message)
         else:
             messages.success(request, f"Project “{project.name}” created. Next: write its rulebook.")
             return redirect("rulebook-edit", slug=project.slug)
