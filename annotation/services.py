@@ -262,7 +262,8 @@ def member_add(
                 "That username is not valid.", [{"field": "username", "message": " ".join(exc.messages)}]
             ) from None
         try:
-            validate_password(password)
+            # With the would-be user, so a password too like the username is refused as well.
+            validate_password(password, user=user_model(username=username))
         except DjangoValidationError as exc:
             raise ValidationFailed(
                 "The password is too weak.", [{"field": "password", "message": " ".join(exc.messages)}]

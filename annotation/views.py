@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods
 from consensus import review
 from consensus.importing import votes_import
 
-from . import curating, imports, selectors, services
+from . import accounts, curating, imports, selectors, services
 from . import rulebook as rb
 from .exceptions import Conflict, NotFound, ProjectNotFound, RoleRequired, ValidationFailed
 from .forms import (
@@ -75,6 +75,23 @@ def _form_errors(form: Any, exc: ValidationFailed) -> None:
         form.add_error(field if field in form.fields else None, err.get("message") or err.get("reason"))
     if not exc.errors:
         form.add_error(None, exc.message)
+
+
+# --- logging in ----------------------------------------------------------------------------------
+
+
+def login_locked_out(request: HttpRequest, original_response: HttpResponse | None, credentials: dict[str, Any] | None) -> HttpResponse:
+    """django-axes' answer to a locked-out login (``AXES_LOCKOUT_CALLABLE``): the login page
+    again, saying what happened and when to try again (429). The admin's login gets the same."""
+    until = accounts.login_locked_until(request=request, credentials=credentials)
+    response = render(
+        request, "registration/login.html",
+        {"locked_out": accounts.login_lockout_message(until=until), "next": request.POST.get("next", "")},
+        status=429,
+    )  # fmt: skip
+    if until is not None:
+        response["Retry-After"] = str(accounts.login_retry_after_seconds(until=until))
+    return response
 
 
 # --- projects ---------------------------------------------------------------------------------------
