@@ -437,10 +437,10 @@ def item_detail(request: HttpRequest, access: selectors.ProjectAccess, item_id: 
 
 @project_page()
 def item_file(request: HttpRequest, access: selectors.ProjectAccess, item_id: int, which: str) -> HttpResponse:
-    """An item's image or thumbnail, for members only (media is never served publicly)."""
-    item = selectors.item_get(project=access.project, item_id=item_id)
-    name = item.image if which == "image" else item.thumbnail
-    if not name or not default_storage.exists(name):
+    """An item's image or thumbnail, for members who may see the item (media is never served
+    publicly; annotators see only what they hold, voted on, or the rulebook shows)."""
+    name = selectors.access_item_file(access=access, user=request.user, item_id=item_id, which=which)
+    if not default_storage.exists(name):
         raise Http404("No file.")
     response = FileResponse(default_storage.open(name, "rb"))
     response["Cache-Control"] = "private, max-age=86400"

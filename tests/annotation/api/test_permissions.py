@@ -167,6 +167,11 @@ def page_client(user) -> Client:
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("path,needed", PAGES, ids=[p for p, _ in PAGES])
 def test_page_permission_matrix(world, role, path, needed):
+    if role == "annotator" and path.endswith(("/image", "/thumbnail")):
+        # An annotator sees the files of the items they hold (tests/annotation/test_item_files.py).
+        from annotation import labeling
+
+        assert labeling.item_lease_next(project=world.team.project, annotator=world.team.annotator).item_id == world.item.pk
     response = page_client(world.team.user(role)).get(fill(path, world))
     assert response.status_code == expected(role, needed, 200, 302)
     if role == "anonymous":
