@@ -18,7 +18,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
-from . import events
+from . import events, limits
 from . import rulebook as rb
 from .exceptions import Conflict, NotFound, ValidationFailed
 from .models import (
@@ -132,6 +132,8 @@ def _check_settings(values: dict[str, Any]) -> None:
         })  # fmt: skip
     if not str(values["name"]).strip():
         errors.append({"field": "name", "message": "Give the project a name."})
+    if e := limits.too_long("description", str(values["description"] or ""), limits.MAX_DESCRIPTION_CHARS):
+        errors.append(e)
     if errors:
         raise ValidationFailed("The project settings are not valid.", errors)
 
@@ -398,11 +400,18 @@ def rulebook_draft_save(
     based_on: Any = None,
 ) -> tuple[RulebookVersion, list[dict[str, Any]]]:
     """Save the draft as given (a draft may be incomplete; nothing typed is lost) and return
-    it with the problems that would stop it being published.
+    it with the problems that would stop it being published. A draft over a size cap
+    (``limits``) is refused whole with ``ValidationFailed`` naming each field.
 
     ``based_on`` is the draft's ``updated_at`` when the editor loaded it: if someone saved the
     draft since, ``Conflict`` is raised instead of overwriting their work.
     """
+    too_large = limits.rulebook_errors(
+        texts={"guidelines": guidelines, "unclear_instructions": unclear_instructions, "do_not_label": do_not_label},
+        labels=labels, decision_path=decision_path or [],
+    )  # fmt: skip
+    if too_large:
+        raise ValidationFailed("The draft is too large to save; nothing was saved.", too_large)
     draft = rulebook_draft_get_or_create(project=project)
     draft = RulebookVersion.objects.select_for_update().get(pk=draft.pk)
     if based_on is not None and draft.updated_at != based_on:

@@ -262,6 +262,15 @@ def rulebook_edit(request: HttpRequest, access: selectors.ProjectAccess) -> Http
                 draft, problems = services.rulebook_draft_save(
                     actor=request.user, project=project, labels=labels, decision_path=path, **fields
                 )
+            except ValidationFailed as exc:  # over a size cap: nothing saved, each field named
+                _attach_problems(form, formset, exc.errors)
+                messages.error(request, exc.message)
+                return render(
+                    request, "annotation/rulebook_edit.html",
+                    _ctx(access, form=form, formset=formset, draft=draft, current=current, palette=rb.PALETTE,
+                         based_on=request.POST.get("based_on", "")),
+                    status=400,
+                )  # fmt: skip
             except Conflict as exc:
                 form.add_error(None, exc.message)
                 return render(
