@@ -262,23 +262,18 @@ def rulebook_edit(request: HttpRequest, access: selectors.ProjectAccess) -> Http
                 draft, problems = services.rulebook_draft_save(
                     actor=request.user, project=project, labels=labels, decision_path=path, **fields
                 )
-            except ValidationFailed as exc:  # over a size cap: nothing saved, each field named
-                _attach_problems(form, formset, exc.errors)
-                messages.error(request, exc.message)
-                return render(
-                    request, "annotation/rulebook_edit.html",
-                    _ctx(access, form=form, formset=formset, draft=draft, current=current, palette=rb.PALETTE,
-                         based_on=request.POST.get("based_on", "")),
-                    status=400,
-                )  # fmt: skip
-            except Conflict as exc:
-                form.add_error(None, exc.message)
+            except (ValidationFailed, Conflict) as exc:
+                if isinstance(exc, ValidationFailed):  # over a size cap: nothing saved, each field named
+                    _attach_problems(form, formset, exc.errors)
+                    messages.error(request, exc.message)
+                else:
+                    form.add_error(None, exc.message)
                 return render(
                     request, "annotation/rulebook_edit.html",
                     # Still based on the old draft: saving again conflicts again until a reload.
                     _ctx(access, form=form, formset=formset, draft=draft, current=current, palette=rb.PALETTE,
                          based_on=request.POST.get("based_on", "")),
-                    status=409,
+                    status=400 if isinstance(exc, ValidationFailed) else 409,
                 )  # fmt: skip
             problems = [e.as_dict() for e in path_errors] + problems
             if request.POST.get("action") == "publish":
