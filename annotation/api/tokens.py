@@ -29,12 +29,15 @@ class TokenApi(APIView):
     parser_classes = [FormParser, MultiPartParser, JSONParser]
     throttle_classes: list[Any] = []  # failed logins are counted by django-axes (settings AXES_*)
 
+    def _logging_in(self) -> bool:
+        return getattr(self.request, "method", None) == "POST"  # no request while the schema is drawn
+
     def get_permissions(self) -> list[Any]:
-        return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]
+        return [AllowAny()] if self._logging_in() else [IsAuthenticated()]
 
     def get_authenticators(self) -> list[Any]:
         # Logging in needs no credentials (and a stale token must not stop someone getting a new one).
-        if self.request.method == "POST":
+        if self._logging_in():
             return []
         return [ExpiringTokenAuthentication(), SessionAuthentication()]
 

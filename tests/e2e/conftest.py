@@ -29,8 +29,37 @@ def browser():
         pytest.fail(f"Chromium is not installed at {CHROMIUM}: apt-get install -y chromium (make test does it)")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield b
+        yield CspWatchingBrowser(b)
         b.close()
+
+
+class CspWatchingBrowser:
+    """The browser, whose every context reports Content-Security-Policy violations (Chromium
+    logs each one to the console) to ``violations``; ``no_csp_violations`` fails a test that
+    caused any."""
+
+    def __init__(self, browser) -> None:
+        self._browser = browser
+        self.violations: list[str] = []
+
+    def new_context(self, **kwargs):
+        context = self._browser.new_context(**kwargs)
+        context.on("console", self._console)
+        return context
+
+    def _console(self, message) -> None:
+        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
+            self.violations.append(f"{message.page.url if message.page else '?'}: {message.text}")
+
+    def __getattr__(self, name: str):
+        return getattr(self._browser, name)
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations(browser):
+    browser.violations.clear()
+    yield
+    assert browser.violations == [], "\n".join(browser.violations)
 
 
 @pytest.fixture
