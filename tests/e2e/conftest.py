@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -53,6 +54,20 @@ class CspWatchingBrowser:
 
     def __getattr__(self, name: str):
         return getattr(self._browser, name)
+
+
+@pytest.fixture(autouse=True)
+def playwright_may_eval(settings, request):
+    """Playwright's ``wait_for_function`` re-checks its predicate with ``eval`` in the page, which
+    the Content-Security-Policy forbids: the flows' tests allow ``'unsafe-eval'`` (Quorum's own
+    scripts never eval), so every other part of the policy still holds there. Tests marked
+    ``real_csp`` run under the policy exactly as served."""
+    if request.node.get_closest_marker("real_csp") is None:
+        from csp.constants import UNSAFE_EVAL
+
+        policy = copy.deepcopy(settings.CONTENT_SECURITY_POLICY)
+        policy["DIRECTIVES"]["script-src"] = [*policy["DIRECTIVES"]["script-src"], UNSAFE_EVAL]
+        settings.CONTENT_SECURITY_POLICY = policy
 
 
 @pytest.fixture(autouse=True)

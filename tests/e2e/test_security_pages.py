@@ -9,7 +9,7 @@ from django.core.management import call_command
 from annotation.models import Item, Project
 from tests.e2e.conftest import log_in, off_loop
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.real_csp]
 
 PAGES = [
     "/", "/projects/new/", "/p/digits/", "/p/digits/label/", "/p/digits/rulebook/", "/p/digits/rulebook/v1/",
@@ -34,6 +34,7 @@ def test_every_page_passes_the_content_security_policy(browser, live_server, sho
     page = context.new_page()
     response = page.goto("/accounts/login/")
     assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert "unsafe" not in response.headers["content-security-policy"]
     log_in(page, "admin", "quorum-demo")
     for path in PAGES:
         url = path.format(item=item.pk, job=job.pk if job else 0, user=admin.pk)
