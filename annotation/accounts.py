@@ -16,7 +16,7 @@ from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off, get_failure_limit
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -45,7 +45,11 @@ def token_issue(*, user: AbstractBaseUser) -> Token:
         return token
     if token is not None:
         token.delete()
-    return Token.objects.create(user=user)
+    try:
+        with transaction.atomic():
+            return Token.objects.create(user=user)
+    except IntegrityError:  # the same user logging in twice at once: both get the one token
+        return Token.objects.get(user=user)
 
 
 def token_revoke(*, user: AbstractBaseUser) -> bool:

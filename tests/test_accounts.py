@@ -187,3 +187,30 @@ def test_a_session_user_can_revoke_their_token():
     client.force_login(user)
     assert client.delete("/api/auth/token/").status_code == 204
     assert Client(HTTP_AUTHORIZATION=f"Token {key}").get("/api/projects/").status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_user_logging_in_from_five_programs_at_once_gets_one_token(live_server):
+    import json
+    import threading
+    import urllib.request
+
+    UserFactory(username="jay")
+    keys: list = []
+    barrier = threading.Barrier(5)
+
+    def log_in() -> None:
+        request = urllib.request.Request(f"{live_server.url}/api/auth/token/", method="POST",
+                                         data=json.dumps({"username": "jay", "password": PASSWORD}).encode(),
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        barrier.wait()
+        with urllib.request.urlopen(request, timeout=60) as response:
+            keys.append((response.status, json.loads(response.read())["token"]))
+
+    threads = [threading.Thread(target=log_in) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert [s for s, _ in keys] == [200] * 5 and len({k for _, k in keys}) == 1
+    assert Token.objects.filter(user__username="jay").count() == 1
