@@ -22,7 +22,7 @@ class ProjectCreateForm(forms.ModelForm):
         model = Project
         fields = ["name", "slug", "description", "item_kind", "question_type", *SETTINGS_FIELDS]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
-        help_texts = {"slug": "Used in addresses; left empty, it is made from the name."}
+        help_texts = {"slug": "The start of the project's address (left empty, it is made from the name). A few random characters are added to it, so an address says nothing about other people's projects."}
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)

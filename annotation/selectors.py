@@ -21,11 +21,14 @@ from .models import (
     ImportJob,
     Item,
     ItemState,
+    Lease,
+    LeaseStatus,
     Membership,
     Project,
     Role,
     RulebookStatus,
     RulebookVersion,
+    Vote,
 )
 
 User = AbstractBaseUser | AnonymousUser
@@ -199,6 +202,38 @@ def item_get(*, project: Project, item_id: int) -> Item:
     if item is None:
         raise NotFound("Item not found.")
     return item
+
+
+def access_item_file(*, access: ProjectAccess, user: User, item_id: int, which: str) -> str:
+    """The storage name of an item's image or thumbnail, if this member may see it.
+
+    Reviewers and admins see every item. An annotator sees only the items they hold or have
+    voted on, and the rulebook's example items (shown with their answer anyway): the queue,
+    not the annotator, picks what they label, so nobody browses the project or looks ahead.
+    Anything else is ``NotFound``, as if the item did not exist.
+    """
+    item = item_get(project=access.project, item_id=item_id)
+    if not access.has(Role.REVIEWER) and not _annotator_sees(access.project, user, item):
+        raise NotFound("Item not found.")
+    name = item.image if which == "image" else item.thumbnail
+    if not name:
+        raise NotFound("No file.")
+    return name
+
+
+def _annotator_sees(project: Project, user: User, item: Item) -> bool:
+    held_or_voted = Lease.objects.filter(
+        item=item, annotator_id=user.pk, status__in=(LeaseStatus.ACTIVE, LeaseStatus.VOTED)
+    ).exists() or Vote.objects.filter(item=item, annotator_id=user.pk).exists()
+    if held_or_voted:
+        return True
+    if not item.external_id:
+        return False
+    published = project.rulebook_versions.filter(status=RulebookStatus.PUBLISHED).values_list("labels", flat=True)
+    return any(
+        item.external_id in (*label.get("fit_examples", []), *label.get("nonfit_examples", []))
+        for labels in published for label in labels
+    )  # fmt: skip
 
 
 def import_job_list(*, project: Project) -> QuerySet[ImportJob]:

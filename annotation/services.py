@@ -6,6 +6,7 @@ Imports live in ``imports.py``.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -17,7 +18,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
-from . import events
+from . import events, limits
 from . import rulebook as rb
 from .exceptions import Conflict, NotFound, ValidationFailed
 from .models import (
@@ -131,45 +132,69 @@ def _check_settings(values: dict[str, Any]) -> None:
         })  # fmt: skip
     if not str(values["name"]).strip():
         errors.append({"field": "name", "message": "Give the project a name."})
+    if e := limits.too_long("description", str(values["description"] or ""), limits.MAX_DESCRIPTION_CHARS):
+        errors.append(e)
     if errors:
         raise ValidationFailed("The project settings are not valid.", errors)
 
 
-def _unique_slug(name: str) -> str:
-    base = slugify(name)[:50] or "project"
-    slug, n = base, 2
-    while Project.objects.filter(slug=slug).exists():
-        slug = f"{base}-{n}"
-        n += 1
-    return slug
+# Projects made by people get an address ending in random characters, whether or not the
+# asked-for one is free: a refusal, or a "-2", would tell an outsider that a project they cannot
+# see exists. Operators (management commands) may ask for an exact address.
+SLUG_SUFFIX_LENGTH = 6
+_SLUG_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread
+_SLUG_ATTEMPTS = 5
 
 
-@transaction.atomic
+def _slug_candidate(base: str) -> str:
+    suffix = "".join(secrets.choice(_SLUG_ALPHABET) for _ in range(SLUG_SUFFIX_LENGTH))
+    return f"{base[: Project._meta.get_field('slug').max_length - SLUG_SUFFIX_LENGTH - 1]}-{suffix}"
+
+
 def project_create(
     *,
     actor: AbstractBaseUser | None,
     name: str,
     slug: str = "",
+    exact_slug: bool = False,
     description: str = "",
     item_kind: str = "image",
     question_type: str = QuestionType.SINGLE,
     **settings: Any,
 ) -> Project:
     """Create a project with the actor as its admin and an empty rulebook draft. Without an
-    actor (a management command) the project starts with no members."""
+    actor (a management command) the project starts with no members.
+
+    The address is ``slug`` (or one made from the name) plus a random ending; with
+    ``exact_slug`` it is ``slug`` itself, and ``Conflict`` is raised if that is taken — also
+    when another request takes it at the same moment (the unique index decides, not a check
+    beforehand). Two people creating the same project at once both get one.
+    """
     defaults = {f.name: f.get_default() for f in Project._meta.fields if f.name in PROJECT_SETTINGS}
     values = {**defaults, **settings, "name": name.strip(), "description": description}
     _check_settings(values)
-    if slug and Project.objects.filter(slug=slug).exists():
-        raise ValidationFailed(
-            "That address is taken.", [{"field": "slug", "message": f"{slug!r} is already used."}]
-        )
+    base = slugify(slug or name)[:60] or "project"
+    for _ in range(1 if exact_slug else _SLUG_ATTEMPTS):
+        candidate = base if exact_slug else _slug_candidate(base)
+        try:
+            with transaction.atomic():
+                return _project_insert(
+                    actor=actor, slug=candidate, item_kind=item_kind, question_type=question_type, values=values
+                )
+        except IntegrityError:
+            if Project.objects.filter(slug=candidate).exists():
+                continue
+            raise
+    if exact_slug:
+        raise Conflict(f"The address {base!r} is taken.", field="slug")
+    raise Conflict("No free address was found for the project; try again.")
+
+
+def _project_insert(
+    *, actor: AbstractBaseUser | None, slug: str, item_kind: str, question_type: str, values: dict[str, Any]
+) -> Project:
     project = Project.objects.create(
-        slug=slug or _unique_slug(name),
-        item_kind=item_kind,
-        question_type=question_type,
-        created_by=actor,
-        **values,
+        slug=slug, item_kind=item_kind, question_type=question_type, created_by=actor, **values
     )
     if actor is not None:
         Membership.objects.create(project=project, user=actor, role=Role.ADMIN)
@@ -239,7 +264,8 @@ def member_add(
                 "That username is not valid.", [{"field": "username", "message": " ".join(exc.messages)}]
             ) from None
         try:
-            validate_password(password)
+            # With the would-be user, so a password too like the username is refused as well.
+            validate_password(password, user=user_model(username=username))
         except DjangoValidationError as exc:
             raise ValidationFailed(
                 "The password is too weak.", [{"field": "password", "message": " ".join(exc.messages)}]
@@ -374,11 +400,18 @@ def rulebook_draft_save(
     based_on: Any = None,
 ) -> tuple[RulebookVersion, list[dict[str, Any]]]:
     """Save the draft as given (a draft may be incomplete; nothing typed is lost) and return
-    it with the problems that would stop it being published.
+    it with the problems that would stop it being published. A draft over a size cap
+    (``limits``) is refused whole with ``ValidationFailed`` naming each field.
 
     ``based_on`` is the draft's ``updated_at`` when the editor loaded it: if someone saved the
     draft since, ``Conflict`` is raised instead of overwriting their work.
     """
+    too_large = limits.rulebook_errors(
+        texts={"guidelines": guidelines, "unclear_instructions": unclear_instructions, "do_not_label": do_not_label},
+        labels=labels, decision_path=decision_path or [],
+    )  # fmt: skip
+    if too_large:
+        raise ValidationFailed("The draft is too large to save; nothing was saved.", too_large)
     draft = rulebook_draft_get_or_create(project=project)
     draft = RulebookVersion.objects.select_for_update().get(pk=draft.pk)
     if based_on is not None and draft.updated_at != based_on:

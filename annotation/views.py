@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods
 from consensus import review
 from consensus.importing import votes_import
 
-from . import curating, imports, selectors, services
+from . import accounts, curating, imports, selectors, services
 from . import rulebook as rb
 from .exceptions import Conflict, NotFound, ProjectNotFound, RoleRequired, ValidationFailed
 from .forms import (
@@ -77,6 +77,23 @@ def _form_errors(form: Any, exc: ValidationFailed) -> None:
         form.add_error(None, exc.message)
 
 
+# --- logging in ----------------------------------------------------------------------------------
+
+
+def login_locked_out(request: HttpRequest, original_response: HttpResponse | None, credentials: dict[str, Any] | None) -> HttpResponse:
+    """django-axes' answer to a locked-out login (``AXES_LOCKOUT_CALLABLE``): the login page
+    again, saying what happened and when to try again (429). The admin's login gets the same."""
+    until = accounts.login_locked_until(request=request, credentials=credentials)
+    response = render(
+        request, "registration/login.html",
+        {"locked_out": accounts.login_lockout_message(until=until), "next": request.POST.get("next", "")},
+        status=429,
+    )  # fmt: skip
+    if until is not None:
+        response["Retry-After"] = str(accounts.login_retry_after_seconds(until=until))
+    return response
+
+
 # --- projects ---------------------------------------------------------------------------------------
 
 
@@ -94,6 +111,8 @@ def project_create(request: HttpRequest) -> HttpResponse:
             project = services.project_create(actor=request.user, **form.cleaned_data)
         except ValidationFailed as exc:
             _form_errors(form, exc)
+        except Conflict as exc:
+            form.add_error(None, exc.message)
         else:
             messages.success(request, f"Project “{project.name}” created. Next: write its rulebook.")
             return redirect("rulebook-edit", slug=project.slug)
@@ -243,14 +262,18 @@ def rulebook_edit(request: HttpRequest, access: selectors.ProjectAccess) -> Http
                 draft, problems = services.rulebook_draft_save(
                     actor=request.user, project=project, labels=labels, decision_path=path, **fields
                 )
-            except Conflict as exc:
-                form.add_error(None, exc.message)
+            except (ValidationFailed, Conflict) as exc:
+                if isinstance(exc, ValidationFailed):  # over a size cap: nothing saved, each field named
+                    _attach_problems(form, formset, exc.errors)
+                    messages.error(request, exc.message)
+                else:
+                    form.add_error(None, exc.message)
                 return render(
                     request, "annotation/rulebook_edit.html",
                     # Still based on the old draft: saving again conflicts again until a reload.
                     _ctx(access, form=form, formset=formset, draft=draft, current=current, palette=rb.PALETTE,
                          based_on=request.POST.get("based_on", "")),
-                    status=409,
+                    status=400 if isinstance(exc, ValidationFailed) else 409,
                 )  # fmt: skip
             problems = [e.as_dict() for e in path_errors] + problems
             if request.POST.get("action") == "publish":
@@ -418,10 +441,10 @@ def item_detail(request: HttpRequest, access: selectors.ProjectAccess, item_id: 
 
 @project_page()
 def item_file(request: HttpRequest, access: selectors.ProjectAccess, item_id: int, which: str) -> HttpResponse:
-    """An item's image or thumbnail, for members only (media is never served publicly)."""
-    item = selectors.item_get(project=access.project, item_id=item_id)
-    name = item.image if which == "image" else item.thumbnail
-    if not name or not default_storage.exists(name):
+    """An item's image or thumbnail, for members who may see the item (media is never served
+    publicly; annotators see only what they hold, voted on, or the rulebook shows)."""
+    name = selectors.access_item_file(access=access, user=request.user, item_id=item_id, which=which)
+    if not default_storage.exists(name):
         raise Http404("No file.")
     response = FileResponse(default_storage.open(name, "rb"))
     response["Cache-Control"] = "private, max-age=86400"

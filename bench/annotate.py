@@ -44,7 +44,7 @@ from annotation.models import Item, Role
 from tests.conftest import labels
 User = get_user_model()
 admin = User.objects.create_user("bench-admin")
-p = services.project_create(actor=admin, name="Bench", slug="bench", item_kind="text", min_votes=3, max_votes=5, gold_rate=0, lease_seconds=600)
+p = services.project_create(actor=admin, name="Bench", slug="bench", exact_slug=True, item_kind="text", min_votes=3, max_votes=5, gold_rate=0, lease_seconds=600)
 services.rulebook_draft_save(actor=admin, project=p, guidelines="", unclear_instructions="", do_not_label="", labels=labels("cat", "dog", "bird"))
 services.rulebook_publish(actor=admin, project=p)
 Item.objects.bulk_create((Item(project=p, kind="text", text=f"item {i}", content_hash=f"h{i}", external_id=f"i{i}") for i in range(%(items)d)), batch_size=2000)

@@ -51,8 +51,8 @@ def run_backend(backend: str, text_file: Path, image_dir: Path) -> dict[str, flo
     setup = (
         "from django.contrib.auth.models import User; from annotation import services;"
         "u = User.objects.create_user('bench');"
-        "services.project_create(actor=u, name='Bench text', slug='bench-text', item_kind='text');"
-        "services.project_create(actor=u, name='Bench images', slug='bench-images', item_kind='image')"
+        "services.project_create(actor=u, name='Bench text', slug='bench-text', exact_slug=True, item_kind='text');"
+        "services.project_create(actor=u, name='Bench images', slug='bench-images', exact_slug=True, item_kind='image')"
     )
     subprocess.run([*manage, "shell", "-c", setup], env=env, check=True, cwd=ROOT)
     results = {}

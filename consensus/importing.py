@@ -286,7 +286,7 @@ def project_create_for_votes(
         keys.append(key)
     with transaction.atomic():
         project = annotation_services.project_create(
-            actor=actor, name=name or slug, slug=slug, item_kind=ItemKind.TEXT, question_type=QuestionType.SINGLE
+            actor=actor, name=name or slug, slug=slug, exact_slug=True, item_kind=ItemKind.TEXT, question_type=QuestionType.SINGLE
         )
         rulebook = [
             {"key": key, "name": label, "definition": f"Imported label {label!r}.", "hotkey": str(n + 1) if n < 9 else ""}

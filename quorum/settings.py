@@ -6,6 +6,7 @@
   ``REDIS_URL=redis://…``: channels-redis and RQ workers through django-tasks-rq.
 """
 
+import datetime as dt
 import os
 import tempfile
 from pathlib import Path
@@ -58,6 +59,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",
+    "csp",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -76,6 +79,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Turns a login that django-axes refused into the lockout page (after the view, before the guard).
+    "axes.middleware.AxesMiddleware",
     "annotation.middleware.StreamGuardMiddleware",  # last: see its docstring
 ]
 
@@ -161,8 +167,33 @@ QUORUM_REESTIMATE_EVERY = int(os.environ.get("QUORUM_REESTIMATE_EVERY", 200))
 
 # --- auth ------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed logins (the login page, /admin/ and POST /api/auth/token/) are counted by django-axes
+# in the database, so every process sees them: QUORUM_LOGIN_FAILURE_LIMIT failures on one account
+# (from anywhere) or from one address (on any accounts) pause logging in there for
+# QUORUM_LOGIN_COOLOFF_MINUTES after the last one. Failures while paused do not extend the pause,
+# so the time the page names holds.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("QUORUM_LOGIN_FAILURE_LIMIT", 10))
+AXES_COOLOFF_TIME = dt.timedelta(minutes=float(os.environ.get("QUORUM_LOGIN_COOLOFF_MINUTES", 15)))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "annotation.views.login_locked_out"
+AXES_VERBOSE = False
+# Behind a reverse proxy every request comes from the proxy's address: say how many proxies
+# there are (QUORUM_PROXY_COUNT) and the client's address is read from X-Forwarded-For.
+if int(os.environ.get("QUORUM_PROXY_COUNT", 0)):
+    AXES_IPWARE_PROXY_COUNT = int(os.environ["QUORUM_PROXY_COUNT"])
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+# API tokens expire this many days after they are issued (0: never); DELETE /api/auth/token/ revokes.
+QUORUM_TOKEN_TTL_DAYS = float(os.environ.get("QUORUM_TOKEN_TTL_DAYS", 30))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "project-list"
 LOGOUT_REDIRECT_URL = "login"
@@ -170,7 +201,7 @@ LOGOUT_REDIRECT_URL = "login"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an anonymous API call is answered 401 with a WWW-Authenticate header.
-        "rest_framework.authentication.TokenAuthentication",
+        "annotation.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -198,6 +229,26 @@ SPECTACULAR_SETTINGS = {
         "ItemKindEnum": "annotation.models.ItemKind",
         "VoteKindEnum": "annotation.models.VoteKind",
     },
+}
+
+# --- Content-Security-Policy ---------------------------------------------------------------------
+# Pages load scripts, styles and images from this origin only; no inline script or style="" (label
+# colours come in one <style> carrying the request's nonce); the WebSocket is same-origin.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
 }
 
 # --- i18n, static and media ---------------------------------------------------------------------

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -23,17 +20,6 @@ ERRORS = {
     403: OpenApiResponse(description="A member whose role does not allow this."),
     404: OpenApiResponse(description="No such project, or you are not a member of it."),
 }
-
-
-class AuthTokenApi(ObtainAuthToken):
-    """DRF's token view, with its refusal documented."""
-
-    @extend_schema(
-        responses={200: OpenApiResponse(description="`{\"token\": …}`: send it as `Authorization: Token …`."), 400: ERRORS[400]},
-        summary="Exchange a username and password for an API token",
-    )
-    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().post(request, *args, **kwargs)
 
 
 def _access(request: Request, slug: str, role: str = Role.ANNOTATOR) -> selectors.ProjectAccess:

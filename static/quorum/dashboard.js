@@ -19,9 +19,13 @@ const REFRESH_ON = new Set([
 ]);
 const MIN_GAP_MS = 2000;
 
+// Styles go through the CSSOM: the Content-Security-Policy refuses style="" attributes.
 function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "style") node.style.cssText = v;
+    else node.setAttribute(k, v);
+  }
   for (const c of children) node.append(c);
   return node;
 }

@@ -1,6 +1,7 @@
 """Pages: forms show clear errors, keep what was typed, and escape user text."""
 
 import io
+import re
 
 from django.test import Client
 
@@ -109,7 +110,7 @@ def test_create_project_page(team):
     client = login(team.annotator)
     response = client.post("/projects/new/", {"name": "Reviews", "slug": "", "description": "", "item_kind": "text", "question_type": "multi",
                                               "min_votes": 3, "max_votes": 5, "promote_posterior": 0.9, "promote_agreement": 0.6, "gold_rate": 0.05, "lease_seconds": 300})  # fmt: skip
-    assert response.status_code == 302 and response["Location"] == "/p/reviews/rulebook/edit/"
+    assert response.status_code == 302 and re.fullmatch(r"/p/reviews-[a-z2-9]{6}/rulebook/edit/", response["Location"])
     response = client.post("/projects/new/", {"name": "Again", "slug": "reviews", "item_kind": "text", "question_type": "single",
                                               "min_votes": 3, "max_votes": 2, "promote_posterior": 0.9, "promote_agreement": 0.6, "gold_rate": 0.05, "lease_seconds": 300})  # fmt: skip
     assert response.status_code == 200

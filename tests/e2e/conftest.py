@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -29,8 +30,51 @@ def browser():
         pytest.fail(f"Chromium is not installed at {CHROMIUM}: apt-get install -y chromium (make test does it)")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield b
+        yield CspWatchingBrowser(b)
         b.close()
+
+
+class CspWatchingBrowser:
+    """The browser, whose every context reports Content-Security-Policy violations (Chromium
+    logs each one to the console) to ``violations``; ``no_csp_violations`` fails a test that
+    caused any."""
+
+    def __init__(self, browser) -> None:
+        self._browser = browser
+        self.violations: list[str] = []
+
+    def new_context(self, **kwargs):
+        context = self._browser.new_context(**kwargs)
+        context.on("console", self._console)
+        return context
+
+    def _console(self, message) -> None:
+        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
+            self.violations.append(f"{message.page.url if message.page else '?'}: {message.text}")
+
+    def __getattr__(self, name: str):
+        return getattr(self._browser, name)
+
+
+@pytest.fixture(autouse=True)
+def playwright_may_eval(settings, request):
+    """Playwright's ``wait_for_function`` re-checks its predicate with ``eval`` in the page, which
+    the Content-Security-Policy forbids: the flows' tests allow ``'unsafe-eval'`` (Quorum's own
+    scripts never eval), so every other part of the policy still holds there. Tests marked
+    ``real_csp`` run under the policy exactly as served."""
+    if request.node.get_closest_marker("real_csp") is None:
+        from csp.constants import UNSAFE_EVAL
+
+        policy = copy.deepcopy(settings.CONTENT_SECURITY_POLICY)
+        policy["DIRECTIVES"]["script-src"] = [*policy["DIRECTIVES"]["script-src"], UNSAFE_EVAL]
+        settings.CONTENT_SECURITY_POLICY = policy
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations(browser):
+    browser.violations.clear()
+    yield
+    assert browser.violations == [], "\n".join(browser.violations)
 
 
 @pytest.fixture

@@ -115,6 +115,7 @@ class Command(BaseCommand):
             actor=admin,
             name="Handwritten digits",
             slug=SLUG,
+            exact_slug=True,
             description="Which digit, 0 to 9, did the writer mean? Real scans from the UCI digits set.",
             item_kind="image",
             question_type="single",

@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotation.exceptions import ValidationFailed
+from annotation.exceptions import Conflict, ValidationFailed
 from annotation.models import Project
 from consensus.importing import project_create_for_votes, votes_import
 
@@ -46,7 +46,7 @@ class Command(BaseCommand):
             elif project is None:
                 raise CommandError(f"No project with slug {slug!r} (use --create to make one from the file).")
             result = votes_import(actor=None, project=project, votes=votes_bytes, gold=gold_bytes, create_items=create)
-        except ValidationFailed as exc:
+        except (ValidationFailed, Conflict) as exc:
             raise CommandError(exc.message) from None
         for err in result.errors[:max_errors]:
             self.stderr.write(f"{err['file']} row {err['row']}: {err['field']}: {err['reason']}")

@@ -167,6 +167,11 @@ def page_client(user) -> Client:
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("path,needed", PAGES, ids=[p for p, _ in PAGES])
 def test_page_permission_matrix(world, role, path, needed):
+    if role == "annotator" and path.endswith(("/image", "/thumbnail")):
+        # An annotator sees the files of the items they hold (tests/annotation/test_item_files.py).
+        from annotation import labeling
+
+        assert labeling.item_lease_next(project=world.team.project, annotator=world.team.annotator).item_id == world.item.pk
     response = page_client(world.team.user(role)).get(fill(path, world))
     assert response.status_code == expected(role, needed, 200, 302)
     if role == "anonymous":
@@ -235,3 +240,13 @@ def test_api_token_authentication(world):
     assert client.get(f"/api/projects/{world.team.project.slug}/").status_code == 200
     assert client.get(f"/api/projects/{world.team.project.slug}/items/").status_code == 403
     assert Client(HTTP_AUTHORIZATION="Token wrong").get("/api/projects/").status_code == 401
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_revoking_a_token_needs_a_login_and_touches_only_my_token(world, role):
+    from rest_framework.authtoken.models import Token
+
+    others = {u.pk: Token.objects.create(user=u).key for u in (world.team.admin, world.team.annotator) if u != world.team.user(role)}
+    response = api_client(world.team.user(role)).delete("/api/auth/token/")
+    assert response.status_code == (401 if role == "anonymous" else 204)
+    assert set(Token.objects.filter(user_id__in=others).values_list("key", flat=True)) == set(others.values())
