@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from annotation import labeling
-from annotation.exceptions import Conflict, Suspended, ValidationFailed
-from annotation.models import AuditEvent, Item, ItemState, Lease, LeaseStatus
+from annotation.exceptions import Conflict, NotAssigned, Suspended, ValidationFailed
+from annotation.models import AuditEvent, Item, ItemState, Lease, LeaseStatus, Vote, VoteKind
 from consensus.annotators import annotator_reinstate, annotator_suspend
 from consensus.models import GroundTruth, ReviewCase
 from tests.annotation.test_labeling import add_items, annotators, vote
@@ -90,3 +94,58 @@ def test_suspension_needs_a_reason_and_spares_admins(ready):
         annotator_suspend(project=ready.project, actor=ready.admin, user_id=ready.admin.pk, reason="r")
     with pytest.raises(Conflict):
         annotator_reinstate(project=ready.project, actor=ready.admin, user_id=s.pk)
+
+
+def counting_votes(item, suspended):
+    return Vote.objects.filter(item=item, kind=VoteKind.VOTE, superseded_by__isnull=True).exclude(annotator=suspended)
+
+
+@pytest.mark.parametrize("then", ["vote again", "let the lease lapse"])
+def test_a_suspended_annotators_undo_never_lets_an_item_past_max_votes(ready, then):
+    """The reported sequence: max_votes 5, an annotator votes, is suspended, undoes and votes
+    again (or lets the item they undid lapse). Their vote stays as it was; the item takes the
+    replacement the suspension asked for, and not one vote more."""
+    ready.project.min_votes, ready.project.max_votes = 5, 5
+    ready.project.save()
+    s, *crowd = annotators(ready, 8)
+    (item,) = add_items(ready.project, 1)
+    for user in (crowd[0], crowd[1], s):
+        answer(ready, user, item, "cat")
+    kept = Vote.objects.get(item=item, annotator=s)
+    annotator_suspend(project=ready.project, actor=ready.admin, user_id=s.pk, reason="r")
+    with contextlib.suppress(Suspended):
+        labeling.vote_undo(project=ready.project, annotator=s, client_id="undo-after-suspension")
+    if then == "vote again":
+        with contextlib.suppress(Suspended):
+            labeling.vote_cast(project=ready.project, annotator=s, item_id=item.pk, client_id="again-0001", value="dog")
+    else:
+        Lease.objects.filter(item=item, annotator=s).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+        labeling.leases_reclaim_expired(project=ready.project)
+    # Everyone else asks for work before anyone answers: the queue alone decides how many get it.
+    leases = [labeling.item_lease_next(project=ready.project, annotator=user) for user in crowd[2:]]
+    for user, lease in zip(crowd[2:], leases, strict=True):
+        if lease is not None:
+            vote(ready, user, lease, value="cat")
+
+    assert counting_votes(item, s).count() == 5  # two before, three replacements
+    assert sum(lease is not None for lease in leases) == 3
+    assert list(Vote.objects.filter(item=item, annotator=s).values_list("pk", flat=True)) == [kept.pk]
+    item.refresh_from_db()
+    assert (item.votes_count, item.leased_count, item.state) == (5, 0, ItemState.GROUND_TRUTH)
+
+
+def test_a_replacement_lease_held_when_the_suspended_annotator_is_reinstated_cannot_overfill(ready):
+    a, b, s, d = annotators(ready, 4)
+    (item,) = add_items(ready.project, 1)
+    for user in (a, b, s):
+        answer(ready, user, item, "cat")
+    annotator_suspend(project=ready.project, actor=ready.admin, user_id=s.pk, reason="r")
+    replacement = labeling.item_lease_next(project=ready.project, annotator=d)
+    assert replacement.item_id == item.pk
+    annotator_reinstate(project=ready.project, actor=ready.admin, user_id=s.pk)
+    assert states(item) == [ItemState.GROUND_TRUTH]  # s's vote counts again: 3 of max_votes 3
+
+    with pytest.raises(NotAssigned, match="got all the votes it needs"):
+        vote(ready, d, replacement, value="dog")
+    assert counting_votes(item, None).count() == 3
+    assert Item.objects.get(pk=item.pk).votes_count == 3
