@@ -10,7 +10,16 @@ from django.utils import timezone
 
 from annotation import labeling
 from annotation.exceptions import Conflict, NotAssigned, Suspended, ValidationFailed
-from annotation.models import AuditEvent, Item, ItemState, Lease, LeaseStatus, Vote, VoteKind
+from annotation.models import (
+    AuditEvent,
+    ExternalAnnotator,
+    Item,
+    ItemState,
+    Lease,
+    LeaseStatus,
+    Vote,
+    VoteKind,
+)
 from consensus.annotators import annotator_reinstate, annotator_suspend
 from consensus.models import GroundTruth, ReviewCase
 from tests.annotation.test_labeling import add_items, annotators, vote
@@ -149,3 +158,28 @@ def test_a_replacement_lease_held_when_the_suspended_annotator_is_reinstated_can
         vote(ready, d, replacement, value="dog")
     assert counting_votes(item, None).count() == 3
     assert Item.objects.get(pk=item.pk).votes_count == 3
+
+
+def test_an_imported_annotator_once_suspended_gets_no_more_votes_in_and_none_counted(ready):
+    """The vote import is a vote path too: rows of a suspended crowd worker are refused with
+    their reason, and recounting an item after an import counts only votes that count."""
+    from consensus.importing import votes_import
+
+    a, s = annotators(ready, 2)
+    x0, x1, x2 = add_items(ready.project, 3)
+    votes_import(actor=ready.admin, project=ready.project, votes=b"item,annotator,label\nx0,w1,cat\nx1,w1,cat\n")
+    answer(ready, s, x0, "cat")
+    w1 = ExternalAnnotator.objects.get(project=ready.project, name="w1")
+    annotator_suspend(project=ready.project, actor=ready.admin, external_id=w1.pk, reason="a bot")
+    annotator_suspend(project=ready.project, actor=ready.admin, user_id=s.pk, reason="random answers")
+    assert [Item.objects.get(pk=i.pk).votes_count for i in (x0, x1)] == [0, 0]
+
+    result = votes_import(
+        actor=ready.admin, project=ready.project, votes=b"item,annotator,label\nx0,w2,cat\nx1,w2,dog\nx2,w1,cat\nx0,w1,cat\n"
+    )
+    assert result.votes_created == 2 and result.unchanged == 0
+    assert [(e["row"], e["field"]) for e in result.errors] == [(4, "annotator"), (5, "annotator")]
+    assert "'w1' is suspended" in result.errors[0]["reason"]
+    assert not Vote.objects.filter(external=w1, item=x2).exists()
+    # Only w2's new vote counts on each item: not w1's (suspended), nor s's (a suspended member).
+    assert [Item.objects.get(pk=i.pk).votes_count for i in (x0, x1, x2)] == [1, 1, 0]
