@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import threading
 
 import pytest
 from django.utils import timezone
@@ -183,3 +184,50 @@ def test_an_imported_annotator_once_suspended_gets_no_more_votes_in_and_none_cou
     assert not Vote.objects.filter(external=w1, item=x2).exists()
     # Only w2's new vote counts on each item: not w1's (suspended), nor s's (a suspended member).
     assert [Item.objects.get(pk=i.pk).votes_count for i in (x0, x1, x2)] == [1, 1, 0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_undo_sent_while_a_suspension_is_being_made_waits_for_it_and_is_refused(ready):
+    """PostgreSQL's row locks: the suspension holds the membership until it commits, so the undo
+    cannot read "not suspended" meanwhile and then take the vote off the count a second time."""
+    from django.db import connection, transaction
+
+    assert connection.vendor == "postgresql", "this test runs against PostgreSQL (DATABASE_URL=postgres://…)"
+    a, s = annotators(ready, 2)
+    (item,) = add_items(ready.project, 1)
+    answer(ready, a, item, "cat")
+    answer(ready, s, item, "cat")
+    suspending, commit, outcome = threading.Event(), threading.Event(), {}
+
+    def suspend() -> None:
+        try:
+            with transaction.atomic():
+                annotator_suspend(project=ready.project, actor=ready.admin, user_id=s.pk, reason="r")
+                suspending.set()
+                commit.wait(10)
+        finally:
+            connection.close()
+
+    def undo() -> None:
+        try:
+            labeling.vote_undo(project=ready.project, annotator=s, client_id="undo-in-the-race")
+            outcome["undone"] = True
+        except Suspended as exc:
+            outcome["refused"] = exc.message
+        finally:
+            connection.close()
+
+    suspender, undoer = threading.Thread(target=suspend), threading.Thread(target=undo)
+    suspender.start()
+    assert suspending.wait(10)
+    undoer.start()
+    undoer.join(0.5)
+    assert undoer.is_alive()  # waiting for the suspension
+    commit.set()
+    suspender.join(10)
+    undoer.join(10)
+    assert outcome == {"refused": "An admin has paused your labeling in this project."}
+    item.refresh_from_db()
+    assert (item.votes_count, item.leased_count) == (1, 0)  # a's vote; s's stays stored, not counted
+    assert Vote.objects.filter(item=item, kind=VoteKind.VOTE, superseded_by__isnull=True).count() == 2
