@@ -67,11 +67,17 @@ class AlreadyVoted(Conflict):
     code = "already_voted"
 
 
+class AnswerFinal(Conflict):
+    """An undo of a gold item's vote after the annotator was shown the right answer."""
+
+    code = "answer_final"
+
+
 class NoRulebook(Conflict):
     code = "no_rulebook"
 
 
 class Suspended(Conflict):
-    """An annotator an admin has suspended in this project asks for work."""
+    """An annotator an admin has suspended in this project asks for work, votes or undoes."""
 
     code = "suspended"

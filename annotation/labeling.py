@@ -1,11 +1,16 @@
 """Writes of the annotator's loop: lease the next item, keep it, give it back, vote, undo.
 
 Locking (PostgreSQL; SQLite serializes writers with IMMEDIATE transactions instead):
+- every write here first takes a share lock on the annotator's membership and refuses a
+  suspended annotator (``_refuse_suspended``); ``annotator_suspend`` locks that row for update
+  before it releases leases and recounts, so the two never interleave;
 - ``item_lease_next`` picks an item with ``FOR UPDATE SKIP LOCKED``, so concurrent annotators
   never wait on each other and never take the same last slot of an item;
 - ``vote_cast`` and ``vote_undo`` lock the lease, then the item (always in that order);
 - expired leases are reclaimed in their own short transaction before a new item is picked.
-An item's ``votes_count + leased_count`` never exceeds what it still needs.
+An item's ``votes_count + leased_count`` never exceeds what it still needs, and ``vote_cast``
+refuses a vote on a non-gold item that already has ``max_votes`` counting votes (or all that a
+reviewer asked for, past it), even on a lease that outlived the need.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from . import events, queue
 from . import rulebook as rb
 from .exceptions import (
     AlreadyVoted,
+    AnswerFinal,
     Conflict,
     LeaseExpired,
     NoRulebook,
@@ -68,7 +74,7 @@ def _cols(model: type, *fields: str) -> str:
 class _T:
     """Table and column names, from the models, for the SQL of the hot path."""
 
-    item, lease, vote = (_q(m._meta.db_table) for m in (Item, Lease, Vote))
+    item, lease, vote, membership = (_q(m._meta.db_table) for m in (Item, Lease, Vote, Membership))
 
 
 def _ts(value: dt.datetime) -> Any:
@@ -81,6 +87,29 @@ def _skip_locked() -> str:
 
 def _for_update() -> str:
     return " FOR UPDATE" if connection.features.has_select_for_update else ""
+
+
+def _for_share() -> str:
+    # PostgreSQL is the one backend here with row locks; SQLite serializes writers instead.
+    return " FOR SHARE" if connection.features.has_select_for_update else ""
+
+
+def _refuse_suspended(cur: Any, project: Project, annotator: AbstractBaseUser) -> None:
+    """Raise ``Suspended`` if an admin has paused this annotator in the project.
+
+    Must run first in the transaction of every lease, vote and undo: it holds a share lock on
+    the membership until the transaction ends, and ``annotator_suspend`` locks that row for
+    update before it releases held leases and recounts the annotator's items. So a suspension
+    waits for a write in flight and then sees it, and a write that comes after it is refused —
+    a suspended annotator's undo would otherwise take their vote off ``votes_count`` a second
+    time, and the queue would hand the item to one annotator more than it needs."""
+    cur.execute(
+        f"SELECT suspended_at FROM {_T.membership} WHERE project_id = %s AND user_id = %s{_for_share()}",
+        [project.pk, annotator.pk],
+    )
+    row = cur.fetchone()
+    if row is not None and row[0] is not None:
+        raise Suspended("An admin has paused your labeling in this project.")
 
 
 def leases_reclaim_expired(*, project: Project, now: dt.datetime | None = None) -> int:
@@ -166,12 +195,11 @@ def item_lease_next(
     that reclaimed expired leases itself before opening its transaction (``vote_cast_and_next``).
     """
     version = _current_rulebook(project)
-    if Membership.objects.filter(project=project, user=annotator, suspended_at__isnull=False).exists():
-        raise Suspended("An admin has paused your labeling in this project.")
     now = timezone.now()
     if reclaim:  # in its own transaction, before any other lock is taken (see the module doc)
         leases_reclaim_expired(project=project, now=now)
     with transaction.atomic(), connection.cursor() as cur:
+        _refuse_suspended(cur, project, annotator)
         skip = f" AND l.item_id NOT IN ({', '.join(['%s'] * len(exclude))})" if exclude else ""
         cur.execute(
             f"SELECT l.id, l.rulebook_version_id, l.is_gold, l.expires_at, {', '.join('i.' + c for c in _ITEM_SHOWN)} "
@@ -276,14 +304,18 @@ def vote_cast(
 ) -> VoteResult:
     """Store one vote on an item leased to the annotator, then decide the item.
 
-    Idempotent on ``client_id``: a retry returns the stored vote. Refused when the item is not
-    leased to the annotator (``NotAssigned``), the lease has expired (``LeaseExpired``), the
-    rulebook was republished since the lease (``RulebookChanged``), the annotator already
-    voted (``AlreadyVoted``), or the answer does not fit the rulebook (``ValidationFailed``).
-    Holds the lease's row lock, then the item's, until the transaction ends.
+    Idempotent on ``client_id``: a retry returns the stored vote. Refused when an admin has
+    suspended the annotator (``Suspended``, retries too), the item is not leased to them
+    (``NotAssigned``), the lease has expired (``LeaseExpired``), the rulebook was republished
+    since the lease (``RulebookChanged``), the annotator already voted (``AlreadyVoted``), the
+    answer does not fit the rulebook (``ValidationFailed``), or a non-gold item already has
+    ``max_votes`` counting votes and needs no more (``NotAssigned``).
+    Holds a share lock on the membership, then the lease's row lock, then the item's, until
+    the transaction ends.
     """
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cur:
+        _refuse_suspended(cur, project, annotator)
         lock = " FOR UPDATE OF l" if connection.features.has_select_for_update_of else _for_update()
         cur.execute(
             f"SELECT l.id, l.status, l.expires_at > %s, l.rulebook_version_id, i.state, l.is_gold FROM {_T.lease} l "
@@ -348,20 +380,32 @@ def vote_cast(
         )
         (vote_id,) = cur.fetchone()
         cur.execute(f"UPDATE {_T.lease} SET status = %s, closed_at = %s WHERE id = %s", [LeaseStatus.VOTED, _ts(now), lease_id])
+        # The last word on max_votes, under the item's lock: the queue hands out no more leases
+        # than an item needs, but a lease may outlive the need (the item was decided while it
+        # was held, or a reinstated annotator's votes count again). Gold has no limit.
         cur.execute(
-            f"UPDATE {_T.item} SET votes_count = votes_count + 1, leased_count = leased_count - 1 WHERE id = %s",
-            [item_id],
+            f"UPDATE {_T.item} SET votes_count = votes_count + 1, leased_count = leased_count - 1 WHERE id = %s "
+            f"AND (gold IS NOT NULL OR votes_count < %s OR votes_count < %s + extra_votes) RETURNING id",
+            [item_id, project.max_votes, project.min_votes],
         )
+        if cur.fetchone() is None:
+            raise NotAssigned("This item got all the votes it needs while you held it; your answer was not saved.")
         item_decide(project=project, item_id=item_id, vote_id=vote_id)
         # Staff only, and without the answer: who voted on which item, for the dashboard.
         events.publish(project.pk, {"type": "vote.cast", "item": item_id, "annotator": annotator.get_username()})
         vote = Vote(pk=vote_id, **fields)
         vote._state.adding, vote._state.db = False, "default"
         feedback = None
-        if is_gold and project.gold_feedback:
+        if _gives_feedback(project, is_gold=is_gold):
             gold = Item.objects.filter(pk=item_id).values_list("gold", flat=True).get()
             feedback = gold_feedback(version=version, gold=gold, answer=answer, claim=claim)
         return VoteResult(vote, created=True, feedback=feedback)
+
+
+def _gives_feedback(project: Project, *, is_gold: bool) -> bool:
+    """Whether a vote on this lease is answered with the gold answer (``vote_cast``); such a
+    vote is final (``vote_undo``), or an annotator could undo and answer again, right."""
+    return is_gold and project.gold_feedback
 
 
 def gold_feedback(*, version: RulebookVersion, gold: Any, answer: Any, claim: str) -> dict[str, Any] | None:
@@ -399,9 +443,14 @@ def vote_undo(
 ) -> VoteResult:
     """Undo the annotator's last vote on ``item_id`` (or in the project) while its lease still
     holds: a retraction supersedes it (nothing is deleted), and the item is theirs to answer
-    again for a full lease. Idempotent on ``client_id``."""
+    again for a full lease. Idempotent on ``client_id``.
+
+    Refused for a suspended annotator (``Suspended``, retries too), and on a gold item whose
+    right answer the annotator was shown (``AnswerFinal``): gold is scored on that answer."""
     now = timezone.now()
     with transaction.atomic():
+        with connection.cursor() as cur:
+            _refuse_suspended(cur, project, annotator)
         stored = Vote.objects.filter(annotator=annotator, client_id=client_id).first()
         if stored is not None:
             if stored.kind != VoteKind.RETRACT or stored.project_id != project.pk:
@@ -416,6 +465,8 @@ def vote_undo(
         lease = Lease.objects.select_for_update().get(pk=last.lease_id)
         if lease.status != LeaseStatus.VOTED or lease.expires_at <= now:
             raise Conflict("Too late to undo: the item has been released. Ask a reviewer if the label is wrong.")
+        if _gives_feedback(project, is_gold=lease.is_gold):
+            raise AnswerFinal("This was a check item and you were shown its answer, so your vote on it is final.")
         Item.objects.select_for_update().filter(pk=last.item_id).values_list("pk", flat=True).get()
         retraction = Vote.objects.create(
             project=project, item_id=last.item_id, annotator=annotator, rulebook_version=last.rulebook_version,

@@ -1,7 +1,10 @@
 """Writes about annotators as a whole: suspending one and reinstating them.
 
-A suspended annotator gets no new items, their held items go back to the queue, and their
-votes stop counting everywhere consensus is computed (``adapters`` leaves them out). Every
+A suspended annotator gets no new items, can neither vote nor undo, their held items go back
+to the queue, and their votes stop counting everywhere consensus is computed (``adapters``
+leaves them out). Both services lock the membership row for update first: the vote path holds
+a share lock on it (``labeling._refuse_suspended``), so a suspension waits for a vote or undo in
+flight, and every item's ``votes_count`` is changed by exactly one of the two. Every
 item they voted on is decided again at once, so ground truth that rested on their votes is
 withdrawn to the queue and review cases their votes caused are closed; reinstating reverses
 it the same way. Votes are never touched, and each step is one audit event.

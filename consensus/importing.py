@@ -6,7 +6,8 @@ annotators become ``ExternalAnnotator`` identities of the project — never logi
 
 Good rows are kept and bad rows reported, each with its row number, field and reason: an
 unknown item or label, an empty field, a second, different answer from the same annotator on
-the same item (votes are append-only, so the first one stands). Re-importing the same file
+the same item (votes are append-only, so the first one stands), any vote of an annotator an
+admin has suspended (suspension stops every way a vote gets in). Re-importing the same file
 adds nothing. After the import the whole project is re-estimated and its items decided.
 """
 
@@ -39,6 +40,7 @@ from annotation.models import (
 )
 from annotation.rulebook import KEY_RE
 from annotation.services import audit_record
+from consensus.adapters import suspended_voters
 from consensus.services import Summary, consensus_reestimate
 
 BATCH = 5000
@@ -212,7 +214,10 @@ def _import_gold(project, rows, items, labels, listed, result: VotesImport) -> N
 
 
 def _import_votes(project, rows, items, labels, listed, result: VotesImport, now) -> None:  # type: ignore[no-untyped-def]
-    known = dict(ExternalAnnotator.objects.filter(project=project).values_list("name", "pk"))
+    # Locked until the import commits, so a suspension waits for it and then sees its votes.
+    annotators = ExternalAnnotator.objects.select_for_update().filter(project=project)
+    known = dict(annotators.values_list("name", "pk"))
+    suspended = set(annotators.filter(suspended_at__isnull=False).values_list("name", flat=True))
     existing = {
         (e, i): v
         for e, i, v in Vote.objects.filter(project=project, external__isnull=False, kind=VoteKind.VOTE).values_list(
@@ -224,6 +229,9 @@ def _import_votes(project, rows, items, labels, listed, result: VotesImport, now
     for n, row in rows:
         key = _checked_key(result, "votes.csv", n, row, items, labels, listed)
         if key is None:
+            continue
+        if row["annotator"] in suspended:
+            _err(result, "votes.csv", n, "annotator", f"{row['annotator']!r} is suspended in this project; their votes are not imported")
             continue
         pair = (row["annotator"], items[row["item"]])
         earlier = seen.get(pair)
@@ -254,13 +262,17 @@ def _import_votes(project, rows, items, labels, listed, result: VotesImport, now
                 ]
             )
         )
-    _recount(sorted({item_id for _, item_id, _ in good}))
+    _recount(project, sorted({item_id for _, item_id, _ in good}))
 
 
-def _recount(item_ids: list[int]) -> None:
-    """Items' ``votes_count`` from their current votes."""
+def _recount(project: Project, item_ids: list[int]) -> None:
+    """Items' ``votes_count`` from their current votes that count (not a suspended annotator's,
+    as ``annotator_suspend`` leaves them out)."""
+    users, externals = suspended_voters(project_id=project.pk)
     current = (
         Vote.objects.filter(item=OuterRef("pk"), kind=VoteKind.VOTE, superseded_by__isnull=True)
+        .exclude(annotator_id__in=users)
+        .exclude(external_id__in=externals)
         .values("item")
         .annotate(n=Count("pk"))
         .values("n")

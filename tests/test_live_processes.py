@@ -117,6 +117,33 @@ def stop(server: Server) -> None:
             server.process.wait(timeout=10)
 
 
+def server_env(settings: Any) -> dict[str, str]:
+    """The environment of a server process on the test database (the one pytest-django created,
+    test_<name>, not the one named in DATABASE_URL) and the suite's Redis."""
+    database_url = (
+        urlsplit(settings.DATABASE_URL)._replace(path="/" + connection.settings_dict["NAME"]).geturl()
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "quorum.settings",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": settings.REDIS_URL,
+        "QUORUM_ALLOWED_HOSTS": "127.0.0.1",
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for the browser tests; the servers run as deployed
+    return env
+
+
+def daphne_start(name: str, port: int, env: dict[str, str], log: Path) -> Server:
+    """A daphne process on ``port``, its output appended to ``log``; not yet serving."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "quorum.asgi:application"],
+            cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    return Server(name, port, process, log)
+
+
 @pytest.fixture
 def servers(transactional_db, settings, tmp_path) -> Iterator[tuple[Server, Server]]:
     """Two daphne processes on the test database and the suite's Redis, stopped whatever happens."""
@@ -129,28 +156,11 @@ def servers(transactional_db, settings, tmp_path) -> Iterator[tuple[Server, Serv
         redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
         pytest.fail(f"Redis is not reachable at {settings.REDIS_URL}: {exc}")
-    # The servers must use the database pytest-django created (test_<name>), not the one named in DATABASE_URL.
-    database_url = (
-        urlsplit(settings.DATABASE_URL)._replace(path="/" + connection.settings_dict["NAME"]).geturl()
-    )
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "quorum.settings",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": settings.REDIS_URL,
-        "QUORUM_ALLOWED_HOSTS": "127.0.0.1",
-    }
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for the browser tests; the servers run as deployed
+    env = server_env(settings)
     started: list[Server] = []
     try:
         for name, port in zip("AB", free_ports(2), strict=True):
-            log = tmp_path / f"daphne-{name}.log"
-            with log.open("wb") as out:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "quorum.asgi:application"],
-                    cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                )  # fmt: skip
-            started.append(Server(name, port, process, log))
+            started.append(daphne_start(name, port, env, tmp_path / f"daphne-{name}.log"))
         for server in started:
             wait_until_serving(server)
         a, b = started

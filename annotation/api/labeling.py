@@ -19,7 +19,8 @@ from .views import ERRORS, _access
 CONFLICTS = {
     409: OpenApiResponse(
         description="`code` says why: `not_assigned`, `lease_expired`, `rulebook_changed` (reload the page), "
-        "`already_voted`, `no_rulebook`, `conflict`."
+        "`already_voted`, `no_rulebook`, `suspended` (an admin paused you), `answer_final` (undo of a gold "
+        "answer after its feedback), `conflict`."
     )
 }
 

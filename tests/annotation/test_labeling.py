@@ -8,6 +8,7 @@ from django.utils import timezone
 from annotation import labeling, services
 from annotation.exceptions import (
     AlreadyVoted,
+    AnswerFinal,
     Conflict,
     LeaseExpired,
     NoRulebook,
@@ -325,3 +326,30 @@ def test_rulebook_examples_leave_the_queue_when_published(ready):
     event = AuditEvent.objects.get(verb="item.exclude")
     assert event.after["why"] == "example in rulebook v2"
     assert labeling.item_lease_next(project=ready.project, annotator=ready.annotator).item_id == plain.pk
+
+
+@pytest.mark.parametrize("feedback", [True, False], ids=["feedback", "no feedback"])
+def test_a_gold_answer_is_final_once_the_annotator_was_shown_the_right_one(ready, feedback):
+    """Vote wrong, read the feedback naming the right label, undo, vote again: refused, so the
+    gold accuracy is that of the first answer. Without feedback nothing was given away, and
+    undo works as on any item (refusing it would tell the annotator the item was gold)."""
+    from consensus.quality_report import own_progress
+
+    ready.project.gold_rate, ready.project.gold_feedback = 1.0, feedback
+    ready.project.save()
+    (item,) = add_items(ready.project, 1, gold="dog")
+    lease = labeling.item_lease_next(project=ready.project, annotator=ready.annotator)
+    assert lease.is_gold
+    first = vote(ready, ready.annotator, lease, value="cat")
+    if feedback:
+        assert first.feedback["correct"] is False and first.feedback["labels"][0]["key"] == "dog"
+        with pytest.raises(AnswerFinal, match="your vote on it is final"):
+            labeling.vote_undo(project=ready.project, annotator=ready.annotator, client_id="undo-gold-1")
+        with pytest.raises(AlreadyVoted):
+            vote(ready, ready.annotator, lease, value="dog")
+    else:
+        assert first.feedback is None
+        labeling.vote_undo(project=ready.project, annotator=ready.annotator, client_id="undo-gold-1")
+        assert vote(ready, ready.annotator, lease, value="dog").feedback is None
+    gold = own_progress(project=ready.project, user_id=ready.annotator.pk)["row"].gold
+    assert gold.n == 1 and (gold.mean < 0.5) == feedback  # scored on the first answer when it was shown

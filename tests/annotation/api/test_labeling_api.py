@@ -83,3 +83,63 @@ def test_out_of_range_input_is_a_clear_400(ready, path, body):
     response = api_client(ready.annotator).post(f"/api/projects/{ready.project.slug}{path}", body, format="json")
     assert response.status_code == 400
     assert response.json()["errors"]
+
+
+# Each request a suspended annotator could still send: retries of a vote and of an undo made
+# before the suspension, a new undo, and votes with and without `next` on the item they had
+# voted on and on the item they held (released by the suspension).
+SUSPENDED_REQUESTS = {
+    "vote retried": ("/votes/", {"item": "voted", "client_id": "vote-before-2", "value": "dog"}),
+    "vote retried with next": ("/votes/", {"item": "voted", "client_id": "vote-before-2", "value": "dog", "next": {"exclude": []}}),
+    "undo retried": ("/votes/undo/", {"client_id": "undo-before-1"}),
+    "undo": ("/votes/undo/", {"client_id": "undo-after-01"}),
+    "undo of the voted item": ("/votes/undo/", {"client_id": "undo-after-02", "item": "voted"}),
+    "vote on the voted item": ("/votes/", {"item": "voted", "client_id": "vote-after-01", "value": "cat"}),
+    "vote with next on the voted item": ("/votes/", {"item": "voted", "client_id": "vote-after-02", "value": "cat", "next": {"exclude": []}}),
+    "vote on the held item": ("/votes/", {"item": "held", "client_id": "vote-after-03", "value": "cat"}),
+    "vote with next on the held item": ("/votes/", {"item": "held", "client_id": "vote-after-04", "value": "cat", "next": {"exclude": []}}),
+    "next": ("/next/", {}),
+}
+
+
+@pytest.mark.parametrize("path,body", SUSPENDED_REQUESTS.values(), ids=SUSPENDED_REQUESTS.keys())
+def test_a_suspended_annotator_can_neither_vote_nor_undo_by_any_path(ready, path, body):
+    from annotation.models import Vote
+    from consensus.annotators import annotator_suspend
+
+    client = api_client(ready.annotator)
+    url = f"/api/projects/{ready.project.slug}"
+    voted = client.post(f"{url}/next/", {}, format="json").json()["assignment"]["item"]["id"]
+    first = {"item": voted, "client_id": "vote-before-1", "value": "cat"}
+    assert client.post(f"{url}/votes/", first, format="json").status_code == 201
+    assert client.post(f"{url}/votes/undo/", {"client_id": "undo-before-1"}, format="json").status_code == 201
+    again = {"item": voted, "client_id": "vote-before-2", "value": "dog", "next": {"exclude": []}}
+    response = client.post(f"{url}/votes/", again, format="json")
+    assert response.status_code == 201
+    held = response.json()["next"]["item"]["id"]
+    annotator_suspend(project=ready.project, actor=ready.admin, user_id=ready.annotator.pk, reason="random answers")
+    stored = list(Vote.objects.order_by("pk").values_list("pk", "kind", "superseded_by"))
+    counts = list(Item.objects.order_by("pk").values_list("votes_count", "leased_count"))
+
+    named = {"voted": voted, "held": held}
+    body = {k: named.get(v, v) if k == "item" else v for k, v in body.items()}
+    response = client.post(f"{url}{path}", body, format="json")
+    assert response.status_code == 409, response.json()
+    assert response.json() == {"detail": "An admin has paused your labeling in this project.", "code": "suspended"}
+    assert list(Vote.objects.order_by("pk").values_list("pk", "kind", "superseded_by")) == stored
+    assert list(Item.objects.order_by("pk").values_list("votes_count", "leased_count")) == counts
+
+
+def test_undoing_a_gold_answer_after_its_feedback_is_refused_with_a_code(ready):
+    ready.project.gold_rate, ready.project.gold_feedback = 1.0, True
+    ready.project.save()
+    client = api_client(ready.annotator)
+    url = f"/api/projects/{ready.project.slug}"
+    gold = client.post(f"{url}/next/", {}, format="json").json()["assignment"]["item"]["id"]
+    response = client.post(f"{url}/votes/", {"item": gold, "client_id": "vote-gold-01", "value": "dog"}, format="json")
+    assert response.status_code == 201 and response.json()["feedback"]["correct"] is False
+    response = client.post(f"{url}/votes/undo/", {"client_id": "undo-gold-01"}, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "answer_final"
+    answer = {"item": gold, "client_id": "vote-gold-02", "value": "cat"}
+    assert client.post(f"{url}/votes/", answer, format="json").json()["code"] == "already_voted"
