@@ -35,6 +35,7 @@ MAX_REPORTED_ERRORS = 10_000
 MAX_REPORTED_SKIPS = 1_000
 TEXT_BATCH = 10_000  # SQLite allows 32,766 parameters: the duplicate lookup uses 2 a row
 IMAGE_BATCH = 50
+BATCH_BYTES = 64 * 1024**2  # a batch is written sooner when its rows hold this much (long lines, large images)
 
 
 def import_limits() -> ingest.Limits:
@@ -43,6 +44,10 @@ def import_limits() -> ingest.Limits:
         image_pixels=settings.QUORUM_MAX_IMAGE_PIXELS,
         zip_entries=settings.QUORUM_MAX_ZIP_ENTRIES,
         zip_total_bytes=settings.QUORUM_MAX_ZIP_TOTAL_BYTES,
+        line_bytes=settings.QUORUM_MAX_LINE_BYTES,
+        csv_columns=settings.QUORUM_MAX_CSV_COLUMNS,
+        json_depth=settings.QUORUM_MAX_JSON_DEPTH,
+        manifest_bytes=settings.QUORUM_MAX_MANIFEST_BYTES,
         thumbnail_size=settings.QUORUM_THUMBNAIL_SIZE,
     )
 
@@ -108,24 +113,19 @@ def import_create(
     return job
 
 
-def import_source_bytes(job: ImportJob) -> int:
-    path = Path(job.source_path)
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    return path.stat().st_size if path.exists() else 0
-
-
 def import_start(*, job: ImportJob, background: bool | None = None) -> ImportJob:
     """Run the import now, or hand it to the task backend once the job row is committed.
 
-    ``background=None`` decides by size: small uploads finish within the request, so the
-    caller can show their result at once. With the immediate backend (the embedded default)
-    the task also runs in-process.
+    Only an import that reads at most ``QUORUM_IMPORT_INLINE_BYTES`` runs within the request,
+    so the caller can show its result at once; a larger one always goes to the background,
+    ``background=False`` or not. The size is what will be read — a zip's uncompressed size, not
+    its upload's: a zip of 1 MB can hold a gigabyte. ``background=True`` sends even a small one.
+    With the immediate backend (the embedded default) the task also runs in-process.
     """
     from .tasks import import_run_task
 
-    if background is None:
-        background = import_source_bytes(job) > settings.QUORUM_IMPORT_INLINE_BYTES
+    size = ingest.source_bytes(Path(job.source_path), job.format)
+    background = bool(background) or size > settings.QUORUM_IMPORT_INLINE_BYTES
     if not background:
         return import_run(job_id=job.pk)
     transaction.on_commit(lambda: import_run_task.enqueue(job_id=job.pk))
@@ -258,6 +258,7 @@ class _Run:
         self.seen_ids: set[str] = set()
         self.seen_hashes: dict[str, str] = {}  # content hash -> where it was first seen
         self.batch: list[_Candidate] = []
+        self.batch_bytes = 0
         self.errors: list[dict[str, str]] = []
         self.skips: list[dict[str, str]] = []
         self.token_cache: dict[str, int] = {}
@@ -305,7 +306,8 @@ class _Run:
             self.seen_ids.add(row.external_id)
         self.seen_hashes[digest] = row.where
         self.batch.append(_Candidate(row=row, content_hash=digest, image=image))
-        if len(self.batch) >= (TEXT_BATCH if kind == ItemKind.TEXT else IMAGE_BATCH):
+        self.batch_bytes += row.size + len(row.image_bytes or b"")
+        if len(self.batch) >= (TEXT_BATCH if kind == ItemKind.TEXT else IMAGE_BATCH) or self.batch_bytes >= BATCH_BYTES:
             self.flush()
 
     def _store_image(self, cand: _Candidate) -> tuple[str, str]:
@@ -378,6 +380,7 @@ class _Run:
         inserted = self._insert(new_rows, wheres)
         self.job.created += inserted
         self.batch = []
+        self.batch_bytes = 0
         self.save_progress()
 
     def _insert(self, rows: list[tuple[Any, ...]], wheres: list[str]) -> int:

@@ -2,6 +2,11 @@
 
 Each reader yields ``Row`` (a candidate item) or ``RowError`` (a bad row, named by its line or
 file name, with the field and the reason). Nothing is written; the service decides what to keep.
+
+Uploads are read as if written to hurt: a line is read in pieces and one over the limit is read
+past, never held (``bounded_lines``); a CSV header has at most ``Limits.csv_columns`` columns; JSON
+nested deeper than ``Limits.json_depth`` fails its row; a JSONL, CSV or text file is at most
+``Limits.manifest_bytes`` uncompressed. Each of these fails one row (or one file), never the import.
 """
 
 from __future__ import annotations
@@ -14,13 +19,14 @@ import io
 import json
 import os
 import posixpath
+import re
 import zipfile
-from collections import deque
-from collections.abc import Iterable, Iterator
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
@@ -40,12 +46,17 @@ class Limits:
     image_pixels: int
     zip_entries: int
     zip_total_bytes: int
+    line_bytes: int  # one line of JSONL or text, one CSV row (a quoted cell may span lines), its break included
+    csv_columns: int
+    json_depth: int  # levels of objects and lists in a row's metadata or gold
+    manifest_bytes: int  # one JSONL, CSV or text file, uncompressed
     thumbnail_size: int = 256
 
 
 @dataclass
 class Row:
     where: str  # "line 3", "photos/cat.jpg"
+    size: int = 0  # bytes of the line or CSV row it was read from
     external_id: str = ""
     text: str | None = None
     image_bytes: bytes | None = None
@@ -80,8 +91,23 @@ class ImageRejected(Exception):
         self.reason = reason
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MB"
+def _size(n: int) -> str:
+    """A byte count for people: 8.0 MB, 9.8 KB, 100 bytes (a limit lowered for a test still reads right)."""
+    if n >= 1024**2:
+        return f"{n / 1024**2:.1f} MB"
+    if n >= 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n:,} bytes"
+
+
+def _sizes(size: int, limit: int) -> tuple[str, str]:
+    """A size over a limit and the limit, for people; in bytes when rounding would show them equal."""
+    shown = _size(size), _size(limit)
+    return shown if shown[0] != shown[1] else (f"{size:,} bytes", f"{limit:,} bytes")
+
+
+def _file_too_large(size: int, limit: int) -> str:
+    return "file is {}; the limit is {}".format(*_sizes(size, limit))
 
 
 def check_image(data: bytes, limits: Limits) -> CheckedImage:
@@ -92,7 +118,7 @@ def check_image(data: bytes, limits: Limits) -> CheckedImage:
     decompression bombs are never expanded), and truncated or corrupted files.
     """
     if len(data) > limits.image_bytes:
-        raise ImageRejected(f"file is {_mb(len(data))}; the limit is {_mb(limits.image_bytes)}")
+        raise ImageRejected(_file_too_large(len(data), limits.image_bytes))
     if not data:
         raise ImageRejected("file is empty")
     # The pixel limit is checked from the header below, before decoding. (No warnings filter
@@ -155,7 +181,7 @@ def check_image(data: bytes, limits: Limits) -> CheckedImage:
 
 
 def check_images_ahead(
-    rows: Iterable[Row | RowError], limits: Limits, *, workers: int, window: int = 32
+    rows: Iterable[Row | RowError], limits: Limits, *, workers: int, window: int = 32, window_bytes: int = 128 * 1024**2
 ) -> Iterator[tuple[Row | RowError, CheckedImage | ImageRejected | None]]:
     """Each row with its image checked (``CheckedImage``, or the ``ImageRejected`` it raised;
     None for a row without an image), in the order of ``rows``. With ``workers`` 0 nothing is
@@ -164,7 +190,8 @@ def check_images_ahead(
     With ``workers`` > 1 the checks run on that many threads, up to ``window`` rows ahead of
     the consumer, while it reads the source and writes to the database: decoding, resizing and
     hashing spend their time in Pillow, numpy and compiled code, which release the GIL.
-    Memory stays bounded by ``window`` images.
+    Memory stays bounded by ``window`` images and ``window_bytes`` of them (a small zip can hold
+    large images of zeros: 32 of 25 MB would be 800 MB).
     """
 
     def check(data: bytes) -> CheckedImage | ImageRejected:
@@ -184,12 +211,18 @@ def check_images_ahead(
         return
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check-image") as pool:
         pending: deque[tuple[Row | RowError, Future[CheckedImage | ImageRejected] | None]] = deque()
+        held = 0  # image bytes in ``pending``
         try:
             for row in rows:
                 has_image = isinstance(row, Row) and row.image_bytes is not None
                 pending.append((row, pool.submit(check, row.image_bytes) if has_image else None))  # type: ignore[union-attr,arg-type]
-                while len(pending) > window or (pending and (pending[0][1] is None or pending[0][1].done())):
+                held += len(row.image_bytes) if has_image else 0  # type: ignore[union-attr,arg-type]
+                while (
+                    len(pending) > window or held > window_bytes
+                    or (pending and (pending[0][1] is None or pending[0][1].done()))
+                ):  # fmt: skip
                     done, future = pending.popleft()
+                    held -= len(done.image_bytes or b"") if isinstance(done, Row) else 0
                     yield done, None if future is None else future.result()
             while pending:
                 done, future = pending.popleft()
@@ -318,27 +351,180 @@ class ZipFiles(FileSource):
         return self.zf.open(self._info(name))
 
 
+# --- reading lines and CSV rows within limits -------------------------------------------------
+
+READ_PIECE = 1024 * 1024  # the most read at once while a line is gathered or read past
+
+
+def bounded_lines(
+    stream: Any, limit: int, dropped: Callable[[bytes], object] | None = None
+) -> Iterator[bytes | None]:
+    """The lines of a binary stream, each with its line break; None for a line longer than
+    ``limit`` bytes (its break included).
+
+    A line is gathered in pieces, and one that passes the limit is dropped at once and the rest
+    of it read past piece by piece: a 1 GB line costs ``limit`` bytes of memory, not the gigabytes
+    that reading it whole, decoding and parsing it would take (a zip of 1 MB can hold such a line).
+    ``dropped``, if given, sees each piece of such a line as it goes (the CSV reader counts quotes).
+    """
+    if not isinstance(stream, (io.BufferedReader, io.BytesIO)):
+        # A zip entry's own readline(n) goes 512 bytes at a time; a buffer in front reads in C.
+        stream = io.BufferedReader(stream, buffer_size=64 * 1024)
+    while True:
+        parts: list[bytes] = []
+        size = 0
+        while size <= limit and (piece := stream.readline(min(READ_PIECE, limit + 1 - size))):
+            parts.append(piece)
+            size += len(piece)
+            if piece.endswith(b"\n"):
+                break
+        if not parts:
+            return
+        if size <= limit:
+            yield parts[0] if len(parts) == 1 else b"".join(parts)
+            continue
+        piece = parts[-1]
+        for part in parts if dropped else ():
+            dropped(part)
+        parts.clear()
+        while piece and not piece.endswith(b"\n"):
+            piece = stream.readline(READ_PIECE)
+            if dropped:
+                dropped(piece)
+        yield None
+
+
+def _line_too_long(limit: int) -> str:
+    return f"longer than {_size(limit)}, the limit for one line; skipped unread"
+
+
+class CsvRecord(NamedTuple):
+    line: int  # the record's last line (a quoted cell may span lines)
+    cells: list[str]
+    size: int  # bytes
+
+
+@dataclass(frozen=True)
+class CsvProblem:
+    line: int
+    reason: str
+    stop: bool = False  # nothing after this line can be read (it is not UTF-8)
+
+
+class _RowTooLong(Exception):
+    pass
+
+
+# A carriage return not followed by a line feed also ends a line (old Mac exports), as with newline="".
+_BARE_CR = re.compile(r"(?<=\r)(?!\n)")
+
+
+class _CsvLines:
+    """Decoded lines for ``csv.reader``, from ``bounded_lines``. It raises ``_RowTooLong`` for a
+    line over the limit, and for a row whose lines together pass it: a quoted cell may hold line
+    breaks, and the reader would otherwise gather any number of lines into one row."""
+
+    def __init__(self, stream: Any, limit: int) -> None:
+        self.lines = bounded_lines(stream, limit, dropped=self._count_quotes)
+        self.limit = limit
+        self.line = 0  # lines handed out, and the one refused
+        self.row_bytes = 0
+        self.quotes = 0  # quote characters in the row so far: odd while inside a quoted cell
+        self.pending: list[str] = []  # the rest of a line cut by old Mac line ends
+
+    def _count_quotes(self, piece: bytes) -> None:
+        self.quotes += piece.count(b'"')
+
+    def start_row(self) -> None:
+        self.row_bytes = self.quotes = 0
+
+    def __iter__(self) -> _CsvLines:
+        return self
+
+    def __next__(self) -> str:
+        if self.pending:
+            self.line += 1
+            return self.pending.pop()
+        raw = next(self.lines)
+        self.line += 1
+        if raw is None:
+            raise _RowTooLong
+        self._count_quotes(raw)
+        self.row_bytes += len(raw)
+        if self.row_bytes > self.limit:
+            raise _RowTooLong
+        text = raw.decode("utf-8-sig" if self.line == 1 else "utf-8")
+        if "\r" not in text:
+            return text
+        self.pending = [p for p in _BARE_CR.split(text) if p][::-1]
+        return self.pending.pop()
+
+    def read_past_open_cell(self) -> None:
+        """After a row that failed inside a quoted cell, read past the rest of that cell's lines,
+        so that they are not taken for rows of their own. (Counting quotes is exact for CSV whose
+        quotes open cells or are doubled inside them, as every CSV writer makes them.)"""
+        if self.quotes % 2:
+            self.pending.clear()
+        while self.quotes % 2:
+            raw = next(self.lines, b"")  # never b"" before the end: a line has at least its break
+            if raw == b"":
+                return
+            self.line += 1
+            if raw is not None:
+                self._count_quotes(raw)
+
+
+def csv_records(stream: Any, limit: int) -> Iterator[CsvRecord | CsvProblem]:
+    """The rows of a CSV file (UTF-8, with or without a byte order mark), each as a ``CsvRecord``,
+    or a ``CsvProblem`` for a row that cannot be read: malformed, longer than ``limit`` bytes (read
+    past, never held), or not UTF-8 (then reading stops). Blank lines come as rows of no cells."""
+    lines = _CsvLines(stream, limit)
+    reader = csv.reader(lines)
+    while True:
+        lines.start_row()
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            yield CsvProblem(lines.line, "not valid UTF-8", stop=True)
+            return
+        except (_RowTooLong, csv.Error) as exc:
+            lines.read_past_open_cell()
+            reason = "row is " + _line_too_long(limit) if isinstance(exc, _RowTooLong) else f"malformed CSV: {exc}"
+            yield CsvProblem(lines.line, reason)
+            continue
+        yield CsvRecord(lines.line, cells, lines.row_bytes)
+
+
 # --- row readers ------------------------------------------------------------------------------
 
 
-def unstorable(value: Any) -> str | None:
+def unstorable(value: Any, max_depth: int | None = None) -> str | None:
     """Why a string (or any string inside a JSON value) cannot be stored, or None.
 
     Databases refuse NUL characters in text (PostgreSQL) and lone UTF-16 surrogates cannot be
-    encoded at all; both come from broken exports and must fail one row, not the import.
+    encoded at all; both come from broken exports and must fail one row, not the import. Objects
+    and lists nested more than ``max_depth`` levels are refused too. The walk keeps its own stack:
+    no nesting, however deep, can raise ``RecursionError`` here.
     """
-    if isinstance(value, str):
-        if "\x00" in value:
-            return "contains a NUL character"
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return "contains characters that are not valid Unicode (a lone surrogate)"
-        return None
-    if isinstance(value, dict):
-        return next((r for k, v in value.items() if (r := unstorable(k) or unstorable(v))), None)
-    if isinstance(value, list):
-        return next((r for v in value if (r := unstorable(v))), None)
+    stack: list[tuple[Any, int]] = [(value, 0)]  # a value and how many objects or lists hold it
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "contains a NUL character"
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "contains characters that are not valid Unicode (a lone surrogate)"
+        elif isinstance(value, (dict, list)):
+            if max_depth is not None and depth >= max_depth:
+                return f"is nested more than {max_depth} levels deep"
+            if isinstance(value, dict):
+                stack.extend((key, depth) for key in value)
+                value = value.values()
+            stack.extend((item, depth + 1) for item in value)
     return None
 
 
@@ -362,7 +548,7 @@ def _image_field(value: str, where: str, files: FileSource, limit: int) -> bytes
             if ";base64" not in header:
                 return RowError(where, "image", "a data: URI must be base64-encoded")
             if len(payload) > limit * 4 // 3 + 8:
-                return RowError(where, "image", f"embedded image is over {_mb(limit)}")
+                return RowError(where, "image", f"embedded image is over {_size(limit)}")
             return base64.b64decode(payload, validate=True)
         except (ValueError, binascii.Error):
             return RowError(where, "image", "the data: URI is not valid base64")
@@ -377,7 +563,7 @@ def _image_field(value: str, where: str, files: FileSource, limit: int) -> bytes
 
 
 def _row_from_record(
-    record: dict[str, Any], where: str, files: FileSource, limits: Limits
+    record: dict[str, Any], where: str, files: FileSource, limits: Limits, size: int
 ) -> Row | RowError:
     ext_id = _clean_id(record.get("id"), where)
     if isinstance(ext_id, RowError):
@@ -392,9 +578,9 @@ def _row_from_record(
     if not isinstance(metadata, dict):
         return RowError(where, "metadata", "metadata must be an object")
     for name, value in (("metadata", metadata), ("gold", record.get("gold"))):
-        if reason := unstorable(value):
+        if reason := unstorable(value, limits.json_depth):
             return RowError(where, name, f"{name} {reason}")
-    row = Row(where=where, external_id=ext_id, metadata=metadata, gold=record.get("gold"))
+    row = Row(where=where, size=size, external_id=ext_id, metadata=metadata, gold=record.get("gold"))
     if text not in (None, ""):
         if not isinstance(text, str):
             return RowError(where, "text", "text must be a string")
@@ -416,15 +602,23 @@ def _row_from_record(
     return RowError(where, "text", "the row has neither 'text' nor 'image'")
 
 
+def _too_deep(limits: Limits) -> str:
+    # json.loads recurses once a level and stops near Python's recursion limit (~1,000 levels).
+    return f"is nested more than {limits.json_depth} levels deep"
+
+
 def read_jsonl(
     stream: io.BufferedIOBase | io.RawIOBase | Any, files: FileSource, limits: Limits, prefix: str = ""
 ) -> Iterator[Row | RowError]:
-    for lineno, raw in enumerate(stream, start=1):
+    for lineno, raw in enumerate(bounded_lines(stream, limits.line_bytes), start=1):
         where = f"{prefix}line {lineno}"
+        if raw is None:
+            yield RowError(where, "line", "line is " + _line_too_long(limits.line_bytes))
+            continue
         if not raw.strip():
             continue
         try:
-            line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8") if isinstance(raw, bytes) else raw
+            line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
         except UnicodeDecodeError:
             yield RowError(where, "line", "not valid UTF-8")
             continue
@@ -433,13 +627,30 @@ def read_jsonl(
         except json.JSONDecodeError as exc:
             yield RowError(where, "line", f"not valid JSON: {exc.msg} (column {exc.colno})")
             continue
+        except RecursionError:
+            yield RowError(where, "line", "the JSON " + _too_deep(limits))
+            continue
         if not isinstance(record, dict):
             yield RowError(where, "line", "each line must be a JSON object")
             continue
-        yield _row_from_record(record, where, files, limits)
+        yield _row_from_record(record, where, files, limits, len(raw))
 
 
 CSV_RESERVED = {"id", "text", "image", "gold"}
+
+
+def _csv_header_problem(header: list[str], limits: Limits) -> str | None:
+    """Why a CSV header cannot be used, or None. Linear in its width: a header of a million
+    columns is refused in the time it takes to read it."""
+    if len(header) > limits.csv_columns:
+        return f"the header has {len(header):,} columns; the limit is {limits.csv_columns:,}"
+    lowered = [h.lower() for h in header]
+    if "text" not in lowered and "image" not in lowered:
+        shown = ", ".join(repr(h) for h in header[:20]) + (f" and {len(header) - 20:,} more" if len(header) > 20 else "")
+        return f"the CSV header needs a 'text' or an 'image' column; found: {shown or 'nothing'}"
+    if dupes := sorted(h for h, n in Counter(lowered).items() if n > 1):
+        return f"repeated columns: {', '.join(dupes)}"
+    return None
 
 
 def read_csv(
@@ -447,72 +658,61 @@ def read_csv(
 ) -> Iterator[Row | RowError]:
     """CSV with a header: ``id``, ``text`` or ``image``, optional ``gold``; other columns are
     metadata. A gold cell that holds a JSON list is a multi-choice answer."""
-    text_stream = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    try:
-        reader = csv.reader(text_stream)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            yield RowError(f"{prefix}line 1", "header", "the CSV file is empty")
-            return
-        except (UnicodeDecodeError, csv.Error) as exc:
-            yield RowError(f"{prefix}line 1", "header", f"unreadable CSV header: {exc}")
-            return
-        lowered = [h.lower() for h in header]
-        if "text" not in lowered and "image" not in lowered:
-            yield RowError(
-                f"{prefix}line 1",
-                "header",
-                "the CSV header needs a 'text' or an 'image' column; found: "
-                + (", ".join(repr(h) for h in header) or "nothing"),
-            )
-            return
-        dupes = {h for h in lowered if lowered.count(h) > 1}
-        if dupes:
-            yield RowError(f"{prefix}line 1", "header", f"repeated columns: {', '.join(sorted(dupes))}")
-            return
-        while True:
-            try:
-                cells = next(reader)
-            except StopIteration:
-                break
-            except UnicodeDecodeError:
-                yield RowError(f"{prefix}line {reader.line_num}", "line", "not valid UTF-8")
+    records = csv_records(stream, limits.line_bytes)
+    first = next(records, None)
+    if first is None:
+        yield RowError(f"{prefix}line 1", "header", "the CSV file is empty")
+        return
+    if isinstance(first, CsvProblem):
+        yield RowError(f"{prefix}line {first.line}", "header", f"unreadable CSV header: {first.reason}")
+        return
+    header = [h.strip() for h in first.cells]
+    if problem := _csv_header_problem(header, limits):
+        yield RowError(f"{prefix}line {first.line}", "header", problem)
+        return
+    lowered = [h.lower() for h in header]
+    for record in records:
+        if isinstance(record, CsvProblem):
+            yield RowError(f"{prefix}line {record.line}", "line", record.reason)
+            if record.stop:
                 return
-            except csv.Error as exc:
-                yield RowError(f"{prefix}line {reader.line_num}", "line", f"malformed CSV: {exc}")
+            continue
+        where = f"{prefix}line {record.line}"
+        cells = record.cells
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            yield RowError(
+                where, "line", f"has {len(cells):,} cells; the header has {len(header):,} columns"
+            )
+            continue
+        row: dict[str, Any] = {}
+        metadata: dict[str, Any] = {}
+        for name, low, value in zip(header, lowered, cells, strict=True):
+            if low in CSV_RESERVED:
+                row[low] = value if value != "" else None
+            elif value != "":
+                metadata[name] = value
+        gold = row.get("gold")
+        if isinstance(gold, str) and gold.startswith("["):
+            try:
+                row["gold"] = json.loads(gold)
+            except json.JSONDecodeError:
+                yield RowError(where, "gold", "gold starts with '[' but is not a JSON list")
                 continue
-            where = f"{prefix}line {reader.line_num}"
-            if not any(c.strip() for c in cells):
+            except RecursionError:
+                yield RowError(where, "gold", "gold " + _too_deep(limits))
                 continue
-            if len(cells) != len(header):
-                yield RowError(
-                    where, "line", f"has {len(cells)} cells; the header has {len(header)} columns"
-                )
-                continue
-            record: dict[str, Any] = {}
-            metadata: dict[str, Any] = {}
-            for name, low, value in zip(header, lowered, cells, strict=True):
-                if low in CSV_RESERVED:
-                    record[low] = value if value != "" else None
-                elif value != "":
-                    metadata[name] = value
-            gold = record.get("gold")
-            if isinstance(gold, str) and gold.startswith("["):
-                try:
-                    record["gold"] = json.loads(gold)
-                except json.JSONDecodeError:
-                    yield RowError(where, "gold", "gold starts with '[' but is not a JSON list")
-                    continue
-            record["metadata"] = metadata
-            yield _row_from_record(record, where, files, limits)
-    finally:
-        text_stream.detach()
+        row["metadata"] = metadata
+        yield _row_from_record(row, where, files, limits, record.size)
 
 
-def read_text_lines(stream: Any, prefix: str = "") -> Iterator[Row | RowError]:
-    for lineno, raw in enumerate(stream, start=1):
+def read_text_lines(stream: Any, limits: Limits, prefix: str = "") -> Iterator[Row | RowError]:
+    for lineno, raw in enumerate(bounded_lines(stream, limits.line_bytes), start=1):
         where = f"{prefix}line {lineno}"
+        if raw is None:
+            yield RowError(where, "text", "line is " + _line_too_long(limits.line_bytes))
+            continue
         try:
             line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
@@ -526,7 +726,7 @@ def read_text_lines(stream: Any, prefix: str = "") -> Iterator[Row | RowError]:
         if reason := unstorable(line):
             yield RowError(where, "text", f"line {reason}")
             continue
-        yield Row(where=where, text=line)
+        yield Row(where=where, size=len(raw), text=line)
 
 
 def _is_ignorable(rel: str) -> bool:
@@ -538,12 +738,27 @@ def _image_row(rel: str, data: bytes) -> Row:
     return Row(where=rel, external_id=rel, image_bytes=data, image_name=rel)
 
 
+def _manifest_too_large(name: str, size: int, limits: Limits) -> RowError | None:
+    """A JSONL, CSV or text file over the size limit is refused before a line of it is read.
+    (A zip entry's declared size is what ``zipfile`` will ever give out of it.)"""
+    if size <= limits.manifest_bytes:
+        return None
+    return RowError(
+        name, "file", "the file is {} uncompressed; the limit for a JSONL, CSV or text file is {}".format(
+            *_sizes(size, limits.manifest_bytes)
+        ),
+    )  # fmt: skip
+
+
 def _read_entries(names: list[str], files: FileSource, limits: Limits) -> Iterator[Row | RowError]:
     """The rows of a zip or folder: its JSONL/CSV manifests if it has any, else its images."""
     manifests = [n for n in names if os.path.splitext(n.lower())[1] in MANIFEST_EXTENSIONS]
     if manifests:
         for name in manifests:
             reader = read_csv if name.lower().endswith(".csv") else read_jsonl
+            if refused := _manifest_too_large(name, files.size(name), limits):
+                yield refused
+                continue
             try:
                 with files.open(name) as fh:
                     yield from reader(fh, files, limits, prefix=f"{name} ")
@@ -557,7 +772,7 @@ def _read_entries(names: list[str], files: FileSource, limits: Limits) -> Iterat
             continue
         size = files.size(name)
         if size > limits.image_bytes:
-            yield RowError(name, "image", f"file is {_mb(size)}; the limit is {_mb(limits.image_bytes)}")
+            yield RowError(name, "image", _file_too_large(size, limits.image_bytes))
             continue
         try:
             data = files.read(name, limits.image_bytes)
@@ -589,7 +804,7 @@ def read_zip(path: Path, limits: Limits) -> Iterator[Row | RowError]:
         if declared > limits.zip_total_bytes:
             yield RowError(
                 path.name, "file",
-                f"the zip expands to {_mb(declared)}; the limit is {_mb(limits.zip_total_bytes)}",
+                "the zip expands to {}; the limit is {}".format(*_sizes(declared, limits.zip_total_bytes)),
             )
             return
         files = ZipFiles(zf)
@@ -634,16 +849,36 @@ def read_source(path: Path, fmt: str, limits: Limits, display_name: str) -> Iter
     elif fmt == "image":
         size = path.stat().st_size
         if size > limits.image_bytes:
-            yield RowError(display_name, "image", f"file is {_mb(size)}; the limit is {_mb(limits.image_bytes)}")
+            yield RowError(display_name, "image", _file_too_large(size, limits.image_bytes))
             return
         yield _image_row(display_name, path.read_bytes())
     else:
+        if refused := _manifest_too_large(display_name, path.stat().st_size, limits):
+            yield refused
+            return
         with path.open("rb") as fh:
             if fmt == "jsonl":
                 yield from read_jsonl(fh, NoFiles(), limits)
             elif fmt == "csv":
                 yield from read_csv(fh, NoFiles(), limits)
             elif fmt == "text":
-                yield from read_text_lines(fh)
+                yield from read_text_lines(fh, limits)
             else:
                 raise ValueError(f"unknown import format {fmt!r}")
+
+
+def source_bytes(path: Path, fmt: str) -> int:
+    """How many bytes reading an import source means: a zip by the uncompressed sizes its entries
+    declare (what ``zipfile`` will ever give out), a folder by its files, anything else by its size."""
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    if not path.exists():
+        return 0
+    size = path.stat().st_size
+    if fmt == "zip":
+        try:
+            with zipfile.ZipFile(path) as zf:
+                return max(size, sum(i.file_size for i in zf.infolist()))
+        except (zipfile.BadZipFile, OSError):  # read_zip reports it
+            pass
+    return size

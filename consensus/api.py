@@ -78,8 +78,9 @@ class VotesImportApi(APIView):
             "`votes`: CSV `item,annotator,label`; `gold`: CSV `item,label`. Items are matched by their "
             "external id, labels by key or name; annotators become external identities of the project (not "
             "logins). **Good rows are kept and bad rows reported** with file, row, field and reason (an unknown "
-            "item or label, an empty field, a second different answer from the same annotator on an item — votes "
-            "are append-only). A file that cannot be read as CSV with those columns is refused whole (400). "
+            "item or label, an empty field, a malformed line or one over QUORUM_MAX_LINE_BYTES, a second different "
+            "answer from the same annotator on an item — votes are append-only). A file that is not UTF-8 text, or "
+            "whose header lacks those columns or has more than QUORUM_MAX_CSV_COLUMNS, is refused whole (400). "
             "Re-importing the same file adds nothing. The project is then re-estimated and its items decided."
         ),
     )

@@ -7,13 +7,15 @@ annotators become ``ExternalAnnotator`` identities of the project — never logi
 Good rows are kept and bad rows reported, each with its row number, field and reason: an
 unknown item or label, an empty field, a second, different answer from the same annotator on
 the same item (votes are append-only, so the first one stands), any vote of an annotator an
-admin has suspended (suspension stops every way a vote gets in). Re-importing the same file
-adds nothing. After the import the whole project is re-estimated and its items decided.
+admin has suspended (suspension stops every way a vote gets in), a malformed line, a line over
+``QUORUM_MAX_LINE_BYTES`` (read past, never held). A file that is not UTF-8, is over
+``QUORUM_MAX_VOTES_FILE_BYTES``, or whose header lacks the columns or has more than
+``QUORUM_MAX_CSV_COLUMNS``, is refused whole. Re-importing the same file adds nothing. After the
+import the whole project is re-estimated and its items decided.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.text import slugify
 
+from annotation import ingest
 from annotation import services as annotation_services
 from annotation.exceptions import ValidationFailed
 from annotation.models import (
@@ -63,35 +66,49 @@ class VotesImport:
         return out
 
 
-def _read_csv(data: bytes, *, file: str, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
-    """(row number, row) for every data row; ``ValidationFailed`` if the file cannot be read."""
-    limit = settings.QUORUM_MAX_VOTES_FILE_BYTES
-    if len(data) > limit:
+def _read_csv(
+    data: bytes | BinaryIO, *, file: str, columns: tuple[str, ...]
+) -> tuple[list[tuple[int, dict[str, str]]], list[dict[str, Any]]]:
+    """(line number, row) for every data row, and the errors of the lines that could not be read;
+    ``ValidationFailed`` if the file as a whole cannot be. Read line by line within
+    ``QUORUM_MAX_LINE_BYTES``, never decoded whole."""
+    stream = io.BytesIO(data) if isinstance(data, bytes) else data
+    size, limit = stream.seek(0, io.SEEK_END), settings.QUORUM_MAX_VOTES_FILE_BYTES
+    stream.seek(0)
+    if size > limit:
         raise ValidationFailed(
-            f"{file} is {len(data) / 1e6:.0f} MB; the limit is {limit / 1e6:.0f} MB.",
+            f"{file} is {size / 1e6:.0f} MB; the limit is {limit / 1e6:.0f} MB.",
             [{"field": file, "message": "file too large"}],
         )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValidationFailed(
-            f"{file} is not UTF-8 text (byte {exc.start}).", [{"field": file, "message": "not UTF-8"}]
-        ) from None
-    reader = csv.DictReader(io.StringIO(text.replace("\x00", "")))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    records = ingest.csv_records(stream, settings.QUORUM_MAX_LINE_BYTES)
+    first = next(records, None)
+    if isinstance(first, ingest.CsvProblem):
+        reason = f"the header cannot be read (line {first.line}): {first.reason}"
+        raise ValidationFailed(f"{file}: {reason}.", [{"field": file, "message": reason}])
+    header = [h.replace("\x00", "").strip().lower() for h in (first.cells if first else [])]
+    if len(header) > settings.QUORUM_MAX_CSV_COLUMNS:
+        reason = f"the header has {len(header):,} columns; the limit is {settings.QUORUM_MAX_CSV_COLUMNS:,}"
+        raise ValidationFailed(f"{file}: {reason}.", [{"field": file, "message": reason}])
     missing = [c for c in columns if c not in header]
     if missing:
         raise ValidationFailed(
             f"{file} needs the columns {', '.join(columns)}; it is missing {', '.join(missing)}.",
             [{"field": file, "message": f"missing column {c!r}"} for c in missing],
         )
-    reader.fieldnames = header
-    try:
-        return [
-            (n, {c: (row.get(c) or "").strip() for c in columns}) for n, row in enumerate(reader, start=2)
-        ]
-    except csv.Error as exc:
-        raise ValidationFailed(f"{file} is not valid CSV: {exc}.", [{"field": file, "message": str(exc)}]) from None
+    where = {name: i for i, name in enumerate(header)}  # a repeated name: its last column, as csv.DictReader
+    at = [where[c] for c in columns]
+    rows: list[tuple[int, dict[str, str]]] = []
+    errors: list[dict[str, Any]] = []
+    for record in records:
+        if isinstance(record, ingest.CsvProblem):
+            if record.stop:
+                message = f"{file} is not UTF-8 text (line {record.line})."
+                raise ValidationFailed(message, [{"field": file, "message": "not UTF-8"}])
+            errors.append({"file": file, "row": record.line, "field": "line", "reason": record.reason})
+        elif cells := record.cells:
+            row = {c: cells[i].replace("\x00", "").strip() if i < len(cells) else "" for c, i in zip(columns, at, strict=True)}
+            rows.append((record.line, row))
+    return rows, errors
 
 
 def _label_matcher(project: Project) -> tuple[dict[str, str], str]:
@@ -143,10 +160,11 @@ def votes_import(
     """Import ``votes`` (and ``gold``) into the project; see the module docstring."""
     if project.question_type != QuestionType.SINGLE:
         raise ValidationFailed("Importing votes works for single-choice projects.")
-    votes_rows = _read_csv(_bytes(votes), file="votes.csv", columns=("item", "annotator", "label"))
-    gold_rows = _read_csv(_bytes(gold), file="gold.csv", columns=("item", "label")) if gold is not None else []
+    votes_rows, votes_errors = _read_csv(votes, file="votes.csv", columns=("item", "annotator", "label"))
+    gold_rows, gold_errors = _read_csv(gold, file="gold.csv", columns=("item", "label")) if gold is not None else ([], [])
     labels, listed = _label_matcher(project)
-    result = VotesImport(rows=len(votes_rows))
+    result = VotesImport(rows=len(votes_rows) + len(votes_errors))
+    result.errors += gold_errors + votes_errors
     now = timezone.now()
     with transaction.atomic():
         items = _items(project, votes_rows, gold_rows, create_items, result, now)
@@ -161,12 +179,6 @@ def votes_import(
         project.refresh_from_db()
         result.consensus = consensus_reestimate(project=project, actor=actor)
     return result
-
-
-def _bytes(source: bytes | BinaryIO | None) -> bytes:
-    if source is None:
-        return b""
-    return source if isinstance(source, bytes) else source.read()
 
 
 def _items(project, votes_rows, gold_rows, create: bool, result: VotesImport, now) -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -286,7 +298,7 @@ def project_create_for_votes(
 ) -> Project:
     """A single-choice text project whose rulebook's labels are the distinct labels in ``votes``
     (keys made safe, names as written), published as v1."""
-    rows = _read_csv(votes, file="votes.csv", columns=("item", "annotator", "label"))
+    rows, _ = _read_csv(votes, file="votes.csv", columns=("item", "annotator", "label"))
     distinct = sorted({row["label"] for _, row in rows if row["label"]})
     if len(distinct) < 2:
         raise ValidationFailed("votes.csv needs at least two distinct labels to make a rulebook.")

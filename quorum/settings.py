@@ -274,11 +274,22 @@ QUORUM_MAX_IMAGE_BYTES = int(os.environ.get("QUORUM_MAX_IMAGE_BYTES", 25 * 1024*
 QUORUM_MAX_IMAGE_PIXELS = int(os.environ.get("QUORUM_MAX_IMAGE_PIXELS", 50_000_000))
 QUORUM_MAX_ZIP_ENTRIES = int(os.environ.get("QUORUM_MAX_ZIP_ENTRIES", 200_000))
 QUORUM_MAX_ZIP_TOTAL_BYTES = int(os.environ.get("QUORUM_MAX_ZIP_TOTAL_BYTES", 20 * 1024**3))
+# Uploads are read as if written to hurt (each limit fails one row or one file, never the import):
+# one line of JSONL or text, or one CSV row, is read in pieces and refused past this many bytes
+# without being held (an embedded data: image must fit in it; larger images go in the zip as files);
+QUORUM_MAX_LINE_BYTES = int(os.environ.get("QUORUM_MAX_LINE_BYTES", 8 * 1024**2))
+# a CSV header has at most this many columns;
+QUORUM_MAX_CSV_COLUMNS = int(os.environ.get("QUORUM_MAX_CSV_COLUMNS", 1_000))
+# a row's metadata or gold nests objects and lists at most this deep;
+QUORUM_MAX_JSON_DEPTH = int(os.environ.get("QUORUM_MAX_JSON_DEPTH", 32))
+# a JSONL, CSV or text file — uploaded, or inside a zip or folder — is at most this large uncompressed.
+QUORUM_MAX_MANIFEST_BYTES = int(os.environ.get("QUORUM_MAX_MANIFEST_BYTES", 1024**3))
 QUORUM_THUMBNAIL_SIZE = 256
 # Threads that check, measure and thumbnail images during an import (one per core pays off:
 # the work is in Pillow, numpy and compiled code, which release the GIL).
 QUORUM_IMPORT_THREADS = int(os.environ.get("QUORUM_IMPORT_THREADS", min(4, os.cpu_count() or 1)))
-# Imports with more bytes than this run as a background task; smaller ones finish in the request.
+# Imports that read more bytes than this (a zip: uncompressed) run as a background task; smaller
+# ones finish in the request.
 QUORUM_IMPORT_INLINE_BYTES = int(os.environ.get("QUORUM_IMPORT_INLINE_BYTES", 2 * 1024**2))
 
 LOGGING = {

@@ -222,7 +222,10 @@ class ImportUploadSerializer(serializers.Serializer):
     )
     background = Boolean(
         required=False, allow_null=True, default=None,
-        help_text="Force a background task (true) or an inline run (false); by default only large uploads go to the background.",
+        help_text=(
+            "true: run as a background task. Otherwise an import runs within the request only if it reads at most "
+            "QUORUM_IMPORT_INLINE_BYTES (2 MB; a zip counts by its uncompressed size), else in the background."
+        ),
     )  # fmt: skip
 
 

@@ -18,7 +18,10 @@ from PIL.TiffImagePlugin import IFDRational
 from annotation import curation, ingest
 from tests import curation_photos
 
-LIMITS = ingest.Limits(image_bytes=20_000_000, image_pixels=4_000_000, zip_entries=10, zip_total_bytes=10**8)
+LIMITS = ingest.Limits(
+    image_bytes=20_000_000, image_pixels=4_000_000, zip_entries=10, zip_total_bytes=10**8,
+    line_bytes=10**6, csv_columns=100, json_depth=8, manifest_bytes=10**8,
+)  # fmt: skip
 # The project defaults (annotation.models.Project).
 DEFAULTS = curation.Thresholds(blur=60.0, dark=40.0, bright=220.0, min_side=64, min_text_chars=10)
 NEAR_DISTANCE = 10

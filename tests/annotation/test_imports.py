@@ -2,6 +2,8 @@
 
 import io
 import json
+import tracemalloc
+import zipfile
 
 import pytest
 from django.core.files.storage import default_storage
@@ -102,7 +104,7 @@ def test_oversized_image_is_refused(image_team, settings):
     settings.QUORUM_MAX_IMAGE_BYTES = 10_000
     job = run(image_team, "big.zip", zip_bytes({"big.png": image_bytes("PNG", (400, 400)) + b"\0" * 20_000, "ok.jpg": image_bytes("JPEG", (10, 10))}))
     assert (job.created, job.failed) == (1, 1)
-    assert "the limit is 0.0 MB" in job.errors[0]["reason"]
+    assert job.errors[0]["reason"] == "file is 20.9 KB; the limit is 9.8 KB"
 
 
 def test_wrong_kind_of_row_for_the_project(image_team):
@@ -233,3 +235,130 @@ def test_an_upload_with_nothing_in_it_says_so(image_team):
     assert job.errors == [{"row": "readme.md", "field": "file", "reason": "not an image file name (.md); skipped"}]
     job = run(image_team, "nothing.zip", zip_bytes({}))
     assert (job.status, job.total) == ("done", 0) and "no images Quorum reads" in job.message
+
+
+# --- uploads written to hurt (issue 15) ------------------------------------------------------------
+
+
+def long_line_upload(fmt: str, long: str) -> tuple[str, bytes, str]:
+    """(file name, bytes, how its rows are named): a good row, a row of ``long``, a good row."""
+    if fmt == "csv":
+        return "items.csv", f"id,text\n1,before\n2,{long}\n3,after\n".encode(), ""
+    if fmt == "txt":
+        return "items.txt", f"before\n{long}\nafter\n".encode(), ""
+    manifest = jsonl([{"id": "1", "text": "before"}, {"id": "2", "text": long}, {"id": "3", "text": "after"}])
+    if fmt == "jsonl":
+        return "items.jsonl", manifest, ""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("items.jsonl", manifest)
+    return "items.zip", out.getvalue(), "items.jsonl "
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "txt", "zip"])
+def test_a_line_over_the_limit_fails_its_row_without_being_held(team, settings, fmt):
+    """A 32 MB line is read past in pieces: the import's memory grows by far less than the line."""
+    settings.QUORUM_MAX_LINE_BYTES = 64 * 1024
+    settings.QUORUM_IMPORT_INLINE_BYTES = 10**9  # run it here, to measure it
+    run(team, "warm.jsonl", jsonl([{"id": "w", "text": "warm"}]))  # what a first import loads, before measuring
+    name, data, prefix = long_line_upload(fmt, "a" * 32 * 1024**2)
+    job = imports.import_create(actor=team.admin, project=team.project, name=name, upload=io.BytesIO(data))
+    del data
+    tracemalloc.start()
+    try:
+        job = imports.import_start(job=job)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (job.status, job.created, job.failed) == ("done", 2, 1)
+    assert job.errors == [{
+        "row": f"{prefix}line {3 if fmt == 'csv' else 2}", "field": "text" if fmt == "txt" else "line",
+        "reason": f"{'row' if fmt == 'csv' else 'line'} is longer than 64.0 KB, the limit for one line; skipped unread",
+    }]  # fmt: skip
+    assert sorted(Item.objects.filter(project=team.project).values_list("text", flat=True)) == ["after", "before", "warm"]
+    assert peak < 8 * 1024**2, f"peak {peak / 1024**2:.1f} MB while reading a 32 MB line"
+
+
+def test_a_manifest_over_its_size_limit_is_refused_unread(team, settings):
+    settings.QUORUM_MAX_MANIFEST_BYTES = 1024**2
+    big = jsonl([{"id": f"b{n}", "text": f"big {n} " + "x" * 1000} for n in range(2000)])
+    job = run(team, "two.zip", zip_bytes({"big.jsonl": big, "small.jsonl": jsonl([{"id": "s", "text": "small"}])}))
+    assert job.errors == [{
+        "row": "big.jsonl", "field": "file",
+        "reason": f"the file is {len(big) / 1024**2:.1f} MB uncompressed; the limit for a JSONL, CSV or text file is 1.0 MB",
+    }]  # fmt: skip
+    assert list(Item.objects.filter(project=team.project).values_list("external_id", flat=True)) == ["s"]
+    job = run(team, "big.jsonl", big)  # uploaded alone, the same
+    assert (job.created, job.failed, job.errors[0]["row"]) == (0, 1, "big.jsonl")
+
+
+def test_an_import_goes_to_the_background_by_what_it_will_read_not_by_its_upload(team, settings, django_capture_on_commit_callbacks):
+    """A zip of a few KB holding 5 MB of rows is not run in the request, even when asked to."""
+    from django_tasks import default_task_backend
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("items.jsonl", jsonl([{"id": str(n), "text": "same words " * 40 + str(n)} for n in range(10_000)]))
+    data = out.getvalue()
+    assert len(data) < settings.QUORUM_IMPORT_INLINE_BYTES < 5 * 1024**2
+    job = imports.import_create(actor=team.admin, project=team.project, name="small.zip", upload=io.BytesIO(data))
+    with django_capture_on_commit_callbacks(execute=True):
+        returned = imports.import_start(job=job, background=False)
+    assert returned.status == "pending"
+    assert [r.kwargs for r in default_task_backend.results] == [{"job_id": job.pk}]
+
+
+def test_a_csv_with_too_many_columns_is_refused_at_its_header(team, settings):
+    settings.QUORUM_MAX_CSV_COLUMNS = 50
+    header = ",".join(["id", "text", *(f"c{n}" for n in range(4998))])
+    job = run(team, "wide.csv", f"{header}\n1,hello{',x' * 4998}\n".encode())
+    assert (job.created, job.errors) == (0, [{"row": "line 1", "field": "header", "reason": "the header has 5,000 columns; the limit is 50"}])
+    job = run(team, "wide.csv", b"id,text,c1,C1,c2,c2\n1,hello,a,b,c,d\n")
+    assert job.errors[0]["reason"] == "repeated columns: c1, c2"
+    job = run(team, "ok.csv", f"id,text,{','.join(f'c{n}' for n in range(48))}\n1,hello,{','.join('x' * 48)}\n".encode())
+    assert job.created == 1 and len(Item.objects.get(project=team.project).metadata) == 48
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_deeply_nested_row_fails_alone_and_the_good_rows_are_kept(team, fmt):
+    """Nesting past Python's recursion limit (100,000 or 5,000 levels), below it (300) and just
+    past the limit (33) each fail their row; the five good rows before and after are imported."""
+    good = [f"good {n}" for n in range(10)]
+    if fmt == "jsonl":
+        deep = [f'{{"id": "d{d}", "text": "deep {d}", "metadata": {{"m": {nested(d - 1)}}}}}' for d in (100_000, 300, 33)]
+        data = jsonl([*({"id": g, "text": g} for g in good[:5]), *deep, *({"id": g, "text": g} for g in good[5:])])
+        field = ["line", "metadata", "metadata"]
+    else:
+        deep = [f'd{d},deep {d},"{nested(d)}"' for d in (5_000, 300, 33)]  # a CSV cell holds 131,072 characters
+        data = "\n".join(["id,text,gold", *(f"{g},{g}," for g in good[:5]), *deep, *(f"{g},{g}," for g in good[5:])]).encode()
+        field = ["gold", "gold", "gold"]
+    job = run(team, f"deep.{fmt}", data)
+    assert (job.status, job.created, job.failed) == ("done", 10, 3)
+    first = 6 if fmt == "jsonl" else 7
+    what = {"line": "the JSON", "metadata": "metadata", "gold": "gold"}
+    assert job.errors == [
+        {"row": f"line {first + n}", "field": f, "reason": f"{what[f]} is nested more than 32 levels deep"}
+        for n, f in enumerate(field)
+    ]
+    assert sorted(Item.objects.filter(project=team.project).values_list("text", flat=True)) == good
+
+
+def test_a_batch_is_written_once_its_rows_hold_enough_bytes(team, monkeypatch):
+    """Long rows do not pile up 10,000 to a batch: a batch is written at BATCH_BYTES."""
+    monkeypatch.setattr(imports, "BATCH_BYTES", 5_000)
+    batches: list[int] = []
+    real = imports._insert_items
+
+    def counted(rows):  # type: ignore[no-untyped-def]
+        batches.append(len(rows))
+        return real(rows)
+
+    monkeypatch.setattr(imports, "_insert_items", counted)
+    job = run(team, "long.jsonl", jsonl([{"id": str(n), "text": f"{n} " + "words " * 400} for n in range(10)]))
+    assert job.created == 10
+    assert batches == [3, 3, 3, 1]

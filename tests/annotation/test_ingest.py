@@ -1,16 +1,22 @@
 """Reading import files and checking images by content, without the database."""
 
+import dataclasses
 import io
 import time
 import zipfile
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from annotation import ingest
 from tests.conftest import image_bytes, jsonl, zip_bytes
 
-LIMITS = ingest.Limits(image_bytes=2_000_000, image_pixels=1_000_000, zip_entries=100, zip_total_bytes=10_000_000)
+LIMITS = ingest.Limits(
+    image_bytes=2_000_000, image_pixels=1_000_000, zip_entries=100, zip_total_bytes=10_000_000,
+    line_bytes=4_000_000, csv_columns=50, json_depth=8, manifest_bytes=10_000_000,
+)  # fmt: skip
 
 
 def rows(it):
@@ -106,7 +112,7 @@ def test_pixel_bomb_is_refused_from_its_header():
     # A 20000×20000 PNG compresses to a few hundred KB but would expand to 1.2 GB of pixels.
     out = io.BytesIO()
     Image.new("1", (20_000, 20_000)).save(out, "PNG")
-    limits = ingest.Limits(image_bytes=10_000_000, image_pixels=1_000_000, zip_entries=10, zip_total_bytes=10**9)
+    limits = dataclasses.replace(LIMITS, image_bytes=10_000_000)
     with pytest.raises(ingest.ImageRejected, match="megapixels|decompression bomb"):
         ingest.check_image(out.getvalue(), limits)
 
@@ -198,6 +204,96 @@ def test_folder_symlink_outside_is_refused(tmp_path):
 
 
 def test_text_lines_skip_blank_lines_and_keep_line_numbers():
-    good, bad = rows(ingest.read_text_lines(io.BytesIO(b"first\n\nthird\n\xff\xfe\n")))
+    good, bad = rows(ingest.read_text_lines(io.BytesIO(b"first\n\nthird\n\xff\xfe\n"), LIMITS))
     assert [(r.where, r.text) for r in good] == [("line 1", "first"), ("line 3", "third")]
     assert [(e.where, e.reason) for e in bad] == [("line 4", "not valid UTF-8")]
+
+
+@given(
+    st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=12),
+    st.integers(min_value=1, max_value=30),
+    st.booleans(),
+)
+def test_bounded_lines_give_each_line_or_none_for_one_over_the_limit(lines, limit, last_break):
+    data = b"\n".join(lines) + (b"\n" if last_break and lines else b"")
+    expected = [line + b"\n" for line in data.split(b"\n")[:-1]] + ([data.rsplit(b"\n", 1)[-1]] if not data.endswith(b"\n") and data else [])
+    assert list(ingest.bounded_lines(io.BytesIO(data), limit)) == [line if len(line) <= limit else None for line in expected]
+
+
+def test_bounded_lines_read_a_zip_entry_in_pieces():
+    data = zip_bytes({"a.txt": b"short\n" + b"x" * 3_000_000 + b"\nafter"})
+    with zipfile.ZipFile(io.BytesIO(data)) as zf, zf.open("a.txt") as fh:
+        assert list(ingest.bounded_lines(fh, 2_000_000)) == [b"short\n", None, b"after"]
+
+
+def test_csv_rows_may_span_lines_and_one_over_the_limit_is_read_past_to_its_end():
+    """A quoted cell may hold line breaks; a row whose lines pass the limit fails alone, and the
+    rest of its open cell is read past, not taken for rows. Old Mac line ends are line ends."""
+    data = b'id,text\r1,"two\nlines"\r\n2,plain\n3,"y\n' + b"y,y\n" * 100 + b'"\n4,last\n'
+    out = list(ingest.csv_records(io.BytesIO(data), 150))
+    assert [(r.line, r.cells) if isinstance(r, ingest.CsvRecord) else (r.line, r.reason) for r in out] == [
+        (1, ["id", "text"]),
+        (3, ["1", "two\nlines"]),
+        (4, ["2", "plain"]),
+        (106, "row is longer than 150 bytes, the limit for one line; skipped unread"),
+        (107, ["4", "last"]),
+    ]
+    out = list(ingest.csv_records(io.BytesIO(b'id,text\n1,"' + b"z" * 200_000 + b'\nz,z\n"\n2,ok\n'), 10**6))
+    assert [(r.line, r.cells) if isinstance(r, ingest.CsvRecord) else r.reason for r in out] == [
+        (1, ["id", "text"]), "malformed CSV: field larger than field limit (131072)", (5, ["2", "ok"]),
+    ]  # fmt: skip
+
+
+def test_csv_too_wide_is_refused_at_its_header_and_names_only_some_columns():
+    header = ",".join(["id", "text", *(f"c{n}" for n in range(100_000))])
+    good, bad = rows(ingest.read_csv(io.BytesIO(f"{header}\n1,x\n".encode()), ingest.NoFiles(), LIMITS))
+    assert not good and [(e.where, e.field, e.reason) for e in bad] == [
+        ("line 1", "header", "the header has 100,002 columns; the limit is 50")
+    ]
+    _, bad = rows(ingest.read_csv(io.BytesIO(",".join(f"c{n}" for n in range(45)).encode()), ingest.NoFiles(), LIMITS))
+    assert bad[0].reason.endswith("found: 'c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9', 'c10', 'c11', "
+                                  "'c12', 'c13', 'c14', 'c15', 'c16', 'c17', 'c18', 'c19' and 25 more")  # fmt: skip
+
+
+def test_json_nested_past_the_limit_fails_its_field_at_any_depth():
+    limits = dataclasses.replace(LIMITS, json_depth=3)
+    data = jsonl([
+        {"id": "ok", "text": "t", "metadata": {"a": [{"b": 1}]}},  # 3 levels
+        {"id": "deep", "text": "t", "metadata": {"a": [{"b": [1]}]}},  # 4
+        {"id": "gold", "text": "t", "gold": [[[["cat"]]]]},
+        '{"id": "far", "text": "t", "metadata": ' + "[" * 50_000 + "]" * 50_000 + "}",
+    ])  # fmt: skip
+    good, bad = rows(ingest.read_jsonl(io.BytesIO(data), ingest.NoFiles(), limits))
+    assert [r.external_id for r in good] == ["ok"]
+    assert [(e.where, e.field, e.reason) for e in bad] == [
+        ("line 2", "metadata", "metadata is nested more than 3 levels deep"),
+        ("line 3", "gold", "gold is nested more than 3 levels deep"),
+        ("line 4", "line", "the JSON is nested more than 3 levels deep"),
+    ]
+    assert ingest.unstorable([{"k": ["\x00"]}]) == "contains a NUL character"
+
+
+def test_images_checked_ahead_hold_at_most_window_bytes(monkeypatch):
+    """A small zip can hold large images of zeros: the look-ahead is bounded by their bytes too."""
+    pulled: list[int] = []
+    big = image_bytes("PNG", (30, 30)) + b"\0" * 1_000_000  # Pillow reads the PNG and ignores the tail
+
+    def source():  # type: ignore[no-untyped-def]
+        for n in range(20):
+            pulled.append(n)
+            yield ingest.Row(where=str(n), image_bytes=big)
+
+    ahead = ingest.check_images_ahead(source(), LIMITS, workers=2, window=16, window_bytes=3_500_000)
+    row, checked = next(ahead)
+    assert row.where == "0" and isinstance(checked, ingest.CheckedImage)
+    assert len(pulled) <= 4  # 3.5 MB of 1 MB images, not the 16 of the window
+    assert len(list(ahead)) == 19
+
+
+def test_source_bytes_of_a_zip_is_what_it_expands_to(tmp_path):
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("items.jsonl", b"\n" * 5_000_000)
+    assert path.stat().st_size < 50_000
+    assert ingest.source_bytes(path, "zip") == 5_000_000
+    assert ingest.source_bytes(path, "jsonl") == path.stat().st_size

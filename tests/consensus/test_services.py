@@ -127,6 +127,28 @@ def test_vote_import_keeps_good_rows_and_names_each_bad_one(ready):
         votes_import(actor=ready.admin, project=ready.project, votes=b"item,annotator\na,w1\n")
 
 
+def test_vote_import_fails_a_line_over_the_limit_alone_and_refuses_a_header_too_wide(ready, settings):
+    """votes.csv and gold.csv are read line by line within QUORUM_MAX_LINE_BYTES: a long line is
+    one bad row (read past, never held), the rows around it are kept."""
+    settings.QUORUM_MAX_LINE_BYTES = 200
+    for name in ("a", "b"):
+        Item.objects.create(project=ready.project, kind="text", text=name, content_hash=f"h{name}", external_id=name)
+    votes = b"item,annotator,label\na,w1,cat\n" + b"a,w2," + b"x" * 100_000 + b"\nb,w1,dog\n"
+    gold = b"item,label\n" + b"a," + b"c" * 300 + b"\nb,dog\n"
+    result = votes_import(actor=ready.admin, project=ready.project, votes=votes, gold=gold, decide=False)
+    too_long = "row is longer than 200 bytes, the limit for one line; skipped unread"
+    assert result.errors == [
+        {"file": "gold.csv", "row": 2, "field": "line", "reason": too_long},
+        {"file": "votes.csv", "row": 3, "field": "line", "reason": too_long},
+    ]
+    assert (result.rows, result.votes_created, result.gold_set) == (3, 2, 1)
+    assert Item.objects.get(project=ready.project, external_id="b").gold == "dog"
+    settings.QUORUM_MAX_CSV_COLUMNS = 10
+    wide = ("item,annotator,label," + ",".join(f"c{n}" for n in range(8)) + "\n").encode()
+    with pytest.raises(ValidationFailed, match="the header has 11 columns; the limit is 10"):
+        votes_import(actor=ready.admin, project=ready.project, votes=wide)
+
+
 def test_import_votes_create_then_consensus_and_export(db, tmp_path, capsys):
     path = tmp_path / "votes.csv"
     rows = [("i1", "w1", "Yes"), ("i1", "w2", "Yes"), ("i1", "w3", "Yes"), ("i2", "w1", "No"), ("i2", "w2", "Yes")]
