@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from . import curation
+from .limits import metadata_errors
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"}
 ACCEPTED_FORMATS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "TIFF": "tif"}
@@ -580,6 +581,8 @@ def _row_from_record(
     for name, value in (("metadata", metadata), ("gold", record.get("gold"))):
         if reason := unstorable(value, limits.json_depth):
             return RowError(where, name, f"{name} {reason}")
+    if too_big := metadata_errors(metadata):
+        return RowError(where, too_big[0]["field"], too_big[0]["message"])
     row = Row(where=where, size=size, external_id=ext_id, metadata=metadata, gold=record.get("gold"))
     if text not in (None, ""):
         if not isinstance(text, str):

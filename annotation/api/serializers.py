@@ -42,14 +42,17 @@ ItemId = lambda **kw: serializers.IntegerField(min_value=1, max_value=2**63 - 1,
 
 
 class Boolean(serializers.BooleanField):
-    """`true` or `false`. In JSON nothing else (DRF alone would take 0, 1, "yes" or "on" too); in a
-    form, where every value is text, DRF's spellings ("true", "false", "1", "0"…)."""
+    """`true` or `false` and nothing else (DRF alone would take 0, 1, "yes", "y" or "on" too); in a
+    form, where every value is text, the words `true` or `false`."""
+
+    FORM_VALUES = {"true": True, "false": False}
 
     def to_internal_value(self, data: object) -> bool:
         if isinstance(data, bool):
             return data
-        if html.is_html_input(getattr(self.root, "initial_data", None)):
-            return super().to_internal_value(data)
+        if isinstance(data, str) and html.is_html_input(getattr(self.root, "initial_data", None)):
+            if data.lower() in self.FORM_VALUES:
+                return self.FORM_VALUES[data.lower()]
         self.fail("invalid", input=data)
 
 

@@ -362,3 +362,18 @@ def test_a_batch_is_written_once_its_rows_hold_enough_bytes(team, monkeypatch):
     job = run(team, "long.jsonl", jsonl([{"id": str(n), "text": f"{n} " + "words " * 400} for n in range(10)]))
     assert job.created == 10
     assert batches == [3, 3, 3, 1]
+
+
+def test_oversized_metadata_fails_its_row_naming_the_field_and_the_good_rows_are_kept(team):
+    """The metadata caps of annotation.limits hold at import: a value over 10,000 characters
+    (JSONL) and a row with too many fields (CSV) each fail alone, naming the field."""
+    big = "x" * 10_001
+    job = run(team, "meta.jsonl", jsonl([{"id": "a", "text": "fine a"}, {"id": "b", "text": "big b", "metadata": {"note": big}},
+                                        {"id": "c", "text": "fine c"}]))  # fmt: skip
+    assert (job.created, job.failed) == (2, 1)
+    assert job.errors[0]["row"] == "line 2" and job.errors[0]["field"] == "metadata.note"
+    header = "id,text," + ",".join(f"m{n}" for n in range(101))
+    row = "w,wide row," + ",".join("v" for _ in range(101))
+    job = run(team, "wide.csv", f"{header}\n{row}\nok,an ok row{',' * 101}\n".encode())
+    assert (job.created, job.failed) == (1, 1)
+    assert job.errors[0]["field"] == "metadata" and "At most 100 fields" in job.errors[0]["reason"]
