@@ -89,6 +89,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import sparse
+from scipy.special import ndtr
 
 from consensus.choice import Choice, choose, heldout_scores
 from consensus.metrics import Votes, value_counts
@@ -518,6 +519,39 @@ def one_coin(votes: Votes, *, gold: np.ndarray | None = None, tol: float = 1e-4,
     return _plain_em(votes, gold, confusion_of, tol, max_iter, 0.5, "one_coin", {})
 
 
+def graded(votes: Votes, *, gold: np.ndarray | None = None, tol: float = 1e-4, max_iter: int = 100) -> Result:
+    """For ordered labels (grades 0 … k−1, as a rulebook marked ordered lists them): each annotator
+    reads the true grade with an offset of their own (strict or lenient) and a spread, rounded to
+    the scale — a normal around grade + offset, cut at the midpoints between grades. Two numbers
+    per annotator instead of a k × k matrix, so near grades are confused more than far ones and a
+    lenient annotator's "4" counts as a "3" without a hundred votes to learn it from. Offsets and
+    spreads are moments of the posterior-weighted (answer − grade), with ``GRADED_PRIOR_VOTES``
+    pseudo-votes toward the crowd's."""
+    k = votes.n_labels
+    grades = np.arange(k, dtype=float)
+    step = grades[None, :] - grades[:, None]  # true × given: how far the answer is from the grade
+
+    def confusion_of(counts: np.ndarray) -> np.ndarray:
+        n = counts.sum((1, 2))
+        # offsets relative to the crowd's: a scale read one grade high by everyone cannot be told
+        # from items one grade higher, so the crowd as a whole is taken to read grades right
+        offset = (counts * step).sum((1, 2)) / (n + GRADED_PRIOR_VOTES)
+        offset -= (n * offset).sum() / max(n.sum(), 1e-12)
+        second = (counts * (step[None] - offset[:, None, None]) ** 2).sum((1, 2))
+        crowd_var = second.sum() / max(n.sum(), 1e-12) + 1 / 12  # + the rounding to whole grades
+        spread = np.sqrt((second + GRADED_PRIOR_VOTES * crowd_var) / (n + GRADED_PRIOR_VOTES))
+        edges = np.concatenate([[-np.inf], grades[:-1] + 0.5, [np.inf]])  # answer g covers (g − ½, g + ½)
+        centre = grades[None, :, None] + offset[:, None, None]
+        z = (edges[None, None, :] - centre) / np.maximum(spread, 0.05)[:, None, None]
+        confusion = np.maximum(np.diff(ndtr(z), axis=2), 1e-6)
+        return confusion / confusion.sum(2, keepdims=True)
+
+    return _plain_em(votes, gold, confusion_of, tol, max_iter, 0.5, "graded", {})
+
+
+GRADED_PRIOR_VOTES = 2.0
+
+
 MAX_PRIOR_VOTES = 10_000.0  # the crowd prior's weight when the annotators' accuracies do not spread at all
 
 
@@ -538,9 +572,11 @@ def _shrunk_accuracy(right: np.ndarray, n: np.ndarray) -> np.ndarray:
 # textbook full model, then the variant tuned on the shared sets, then majority vote, which
 # ignores who is reliable altogether.
 CANDIDATES = ("one_coin", "dawid_skene_plain", "dawid_skene", "majority")
+# For ordered labels, the graded model (two numbers per annotator) comes after one-coin.
+ORDERED_CANDIDATES = ("one_coin", "graded", "dawid_skene_plain", "dawid_skene", "majority")
 METHOD_NAMES = {
     "one_coin": "one-coin Dawid–Skene", "dawid_skene_plain": "Dawid–Skene", "dawid_skene": "robust Dawid–Skene",
-    "majority": "majority vote", "auto": "chosen per project",
+    "majority": "majority vote", "graded": "graded Dawid–Skene", "auto": "chosen per project",
 }  # fmt: skip
 CHOICE_FOLDS = 5  # groups of annotators held out in turn
 CHOICE_MARGIN = 2.5  # standard errors within which an earlier candidate is kept
@@ -553,7 +589,7 @@ CHOICE_TOL = 1e-3  # EM's tolerance in the choice's fits: labels, not posteriors
 def _candidate(name: str, votes: Votes, gold: np.ndarray | None, tol: float = 1e-4) -> Result:
     if name == "majority":
         return majority_vote(votes, gold=gold, tie_break=True)
-    fit = {"one_coin": one_coin, "dawid_skene_plain": dawid_skene_plain, "dawid_skene": dawid_skene}[name]
+    fit = {"one_coin": one_coin, "dawid_skene_plain": dawid_skene_plain, "dawid_skene": dawid_skene, "graded": graded}[name]
     return fit(votes, gold=gold, tol=tol)
 
 
@@ -570,30 +606,32 @@ def _sample_items(votes: Votes, gold: np.ndarray | None, limit: int) -> tuple[Vo
 
 
 def choose_method(
-    votes: Votes, *, gold: np.ndarray | None = None, candidates: tuple[str, ...] = CANDIDATES,
+    votes: Votes, *, gold: np.ndarray | None = None, ordered: bool = False, candidates: tuple[str, ...] | None = None,
     folds: int = CHOICE_FOLDS, margin: float = CHOICE_MARGIN, sample_votes: int = CHOICE_VOTES,
 ) -> Choice:
-    """Which candidate this project's votes support (see ``consensus.choice``)."""
+    """Which candidate this project's votes support (see ``consensus.choice``). ``ordered``: the
+    labels are grades in index order, and the graded model is a candidate too."""
+    order = candidates or (ORDERED_CANDIDATES if ordered else CANDIDATES)
     sample, sample_gold, items = _sample_items(votes, gold, sample_votes)
-    fits = {name: (lambda v, g, name=name: _candidate(name, v, g, CHOICE_TOL).best) for name in candidates}
+    fits = {name: (lambda v, g, name=name: _candidate(name, v, g, CHOICE_TOL).best) for name in order}
     heldout = heldout_scores(sample, fits=fits, gold=sample_gold, folds=folds)
-    return choose(heldout, order=candidates, names=METHOD_NAMES, margin=margin, items=items)
+    return choose(heldout, order=order, names=METHOD_NAMES, margin=margin, items=items)
 
 
 def auto(
-    votes: Votes, *, gold: np.ndarray | None = None, candidates: tuple[str, ...] = CANDIDATES,
+    votes: Votes, *, gold: np.ndarray | None = None, ordered: bool = False, candidates: tuple[str, ...] | None = None,
     folds: int = CHOICE_FOLDS, margin: float = CHOICE_MARGIN, sample_votes: int = CHOICE_VOTES,
 ) -> Result:
     """The product's default: choose the model from the project's own votes (``choose_method``),
     then fit it to every vote. The result is the chosen model's, with ``method`` "auto",
     ``params["method_chosen"]`` and the evidence in ``choice`` (``choice.summary`` is the line to
     show people; ``choice.as_params()`` the provenance)."""
-    picked = choose_method(votes, gold=gold, candidates=candidates, folds=folds, margin=margin,
+    picked = choose_method(votes, gold=gold, ordered=ordered, candidates=candidates, folds=folds, margin=margin,
                            sample_votes=sample_votes)  # fmt: skip
     result = _candidate(picked.method, votes, gold)
     return replace(result, method="auto", params={"method_chosen": picked.method, **result.params}, choice=picked)
 
 
 METHODS = {"auto": auto, "one_coin": one_coin, "dawid_skene_plain": dawid_skene_plain, "dawid_skene": dawid_skene,
-           "majority": majority_vote}  # fmt: skip
+           "majority": majority_vote, "graded": graded}  # fmt: skip
 DEFAULT_METHOD = "auto"
