@@ -73,7 +73,8 @@ class Evidence:
     eligible: bool  # within ``margin`` standard errors of the best
 
     def as_params(self) -> dict[str, object]:
-        return {"method": self.method, "score": round(self.score, 5), "agreement": round(self.agreement, 5),
+        agreement = round(self.agreement, 5) if np.isfinite(self.agreement) else None  # JSON has no NaN
+        return {"method": self.method, "score": round(self.score, 5), "agreement": agreement,
                 "behind": round(self.behind, 3), "se": round(self.se, 3), "eligible": self.eligible}  # fmt: skip
 
 
@@ -211,17 +212,15 @@ def choose(heldout: Heldout, *, order: Sequence[str], names: Mapping[str, str], 
     the first method."""
     n = max(heldout.answers, 1)
     total = {m: float(heldout.scores[m].sum()) for m in order}
-    best = max(order, key=lambda m: total[m]) if heldout.answers else order[0]
-    judges = np.unique(heldout.judge, return_inverse=True)[1] if heldout.answers else heldout.judge
+    best = max(order, key=lambda m: total[m])  # all totals are 0 without judged answers: the first
+    judges = np.unique(heldout.judge, return_inverse=True)[1]
     evidence = []
     for m in order:
-        per_judge = np.bincount(judges, weights=heldout.scores[best] - heldout.scores[m]) if heldout.answers else np.zeros(1)
+        per_judge = np.bincount(judges, weights=heldout.scores[best] - heldout.scores[m], minlength=1)
         behind = total[best] - total[m]
         a = len(per_judge)
         se = float(np.sqrt(a / max(a - 1, 1) * ((per_judge - per_judge.mean()) ** 2).sum()))
-        evidence.append(
-            Evidence(m, names[m], total[m] / n, float(heldout.agree[m].sum()) / n if heldout.answers else float("nan"),
-                     behind, se, behind <= margin * se)  # fmt: skip
-        )
+        agreement = float(heldout.agree[m].sum()) / n if heldout.answers else float("nan")
+        evidence.append(Evidence(m, names[m], total[m] / n, agreement, behind, se, behind <= margin * se))
     chosen = next(e.method for e in evidence if e.eligible)
     return Choice(chosen, tuple(evidence), heldout.answers, heldout.folds, margin, items)

@@ -153,6 +153,7 @@ def test_without_two_voters_there_is_nothing_to_compare_and_the_first_candidate_
     r = aggregation.auto(votes([(0, 0, 1), (1, 0, 0)], 2))
     assert r.choice.method == CANDIDATES[0] and r.choice.answers == 0
     assert "too few annotators" in r.choice.summary
+    assert json.loads(json.dumps(r.choice.as_params(), allow_nan=False))["candidates"][0]["agreement"] is None
     assert aggregation.auto(Votes(*(np.zeros(0, np.int64),) * 3, 3, 0, 2)).best.tolist() == [TIE] * 3
 
 
