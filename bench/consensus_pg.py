@@ -300,10 +300,14 @@ def instrumented_reestimate(project: Any) -> tuple[Any, float, Timers]:
         ("audit_record", "audit_record"),
     ):
         timers.wrap(services, attr, name)
-    original = aggregation.METHODS["dawid_skene"]
-    timers.wrap(aggregation, "dawid_skene", "  dawid_skene")
-    aggregation.METHODS["dawid_skene"] = aggregation.dawid_skene  # the table selectors look it up in
-    timers.undo.append(lambda: aggregation.METHODS.update(dawid_skene=original))
+    originals = dict(aggregation.METHODS)
+    timers.wrap(aggregation, "auto", "  auto (choice + fit of the chosen)")
+    timers.wrap(aggregation, "choose_method", "    choose_method (the model choice)")
+    for name in ("one_coin", "dawid_skene_plain", "dawid_skene"):  # the chosen model's fit, and the choice's
+        timers.wrap(aggregation, name, f"    {name}")
+        aggregation.METHODS[name] = getattr(aggregation, name)  # the table selectors look methods up in
+    aggregation.METHODS["auto"] = aggregation.auto
+    timers.undo.append(lambda: aggregation.METHODS.update(originals))
     timers.wrap(connections["default"], "commit", "COMMIT")
     for method in ("bulk_create", "update", "count"):
         timers.wrap_queryset(method)
@@ -370,7 +374,8 @@ def print_breakdown(timers: Timers, wall: float) -> None:
         if not name.startswith(" "):
             accounted += seconds
     order = [
-        "consensus_compute (read + aggregate)", "  project_votes (read)", "  dawid_skene", "  value_counts",
+        "consensus_compute (read + aggregate)", "  project_votes (read)", "  auto (choice + fit of the chosen)",
+        "    choose_method (the model choice)", "    one_coin", "    dawid_skene_plain", "    dawid_skene", "  value_counts",
         "  alpha", "_store_estimate (Estimate + Reliability rows)", "_promote (ground truth rows + items)",
         "  _locked_unchanged (SELECT … FOR UPDATE)", "_ask_more", "_to_review", "_check_promoted",
         "audit_record", "COMMIT",
@@ -449,14 +454,14 @@ def measure(votes: int, per_item: int) -> None:
         f"project_votes alone      {read:6.2f} s  ({len(pv.votes.item):,} votes, {len(pv.item_ids):,} items)"
     )
     t = time.perf_counter()
-    result = aggregation.dawid_skene(pv.votes, gold=pv.gold)
+    result = aggregation.auto(pv.votes, gold=pv.gold)
     ds = time.perf_counter() - t
     t = time.perf_counter()
     counts = value_counts(pv.votes)
     alpha_from_counts(counts)
     rest = time.perf_counter() - t
     print(
-        f"aggregation alone        {ds:6.2f} s  dawid_skene ({result.iterations} iterations), "
+        f"aggregation alone        {ds:6.2f} s  auto, chose {result.choice.method} ({result.iterations} iterations), "
         f"+ {rest:.2f} s value_counts + alpha",
         flush=True,
     )

@@ -1,13 +1,27 @@
 """Turning votes into a posterior over labels per item. Pure numpy and scipy; no Django here.
 
-Two methods, both over ``metrics.Votes`` (aligned item / annotator / label index arrays):
+Methods over ``metrics.Votes`` (aligned item / annotator / label index arrays), in ``METHODS``:
+
+``auto`` (the default)
+    Chooses one of the four below for each project from its own votes, by how well each one's
+    labels predict the answers of annotators it was not fitted on (``consensus/choice.py``), and
+    fits it to every vote. ``Result.choice`` holds the choice and the evidence for every candidate.
+    No model wins on every crowd — the variant below was developed on the shared sets and fell
+    behind plain Dawid–Skene and majority vote on others (issue 21) — so the data decide.
+
+``one_coin``
+    One accuracy per annotator, errors spread evenly; accuracies shrunk toward the crowd's
+    (empirical Bayes), so a crowd of alike annotators gets majority vote.
+
+``dawid_skene_plain``
+    Textbook Dawid–Skene: full confusion matrices and the class prior by maximum likelihood.
 
 ``majority_vote``
     Each item's posterior is its vote shares. Its best label is the most-voted one; when two or
     more labels share the top count the item is reported as a tie (``best == TIE``) and nothing
     is chosen for it — never the first label in some order.
 
-``dawid_skene`` (the default)
+``dawid_skene`` (robust Dawid–Skene; the default until issue 21)
     Dawid & Skene's model: every item has one true label drawn from a class prior, and every
     annotator answers according to a confusion matrix (true label × given label). EM alternates:
 
@@ -23,7 +37,7 @@ Two methods, both over ``metrics.Votes`` (aligned item / annotator / label index
     Convergence rule: stop when no item's posterior moved by more than ``tol`` (1e-4) in an
     iteration, or after ``max_iter`` (100) iterations; the result says which.
 
-Why this variant is the default. Plain Dawid–Skene (maximum likelihood) loses to majority vote on
+Why this variant exists. Plain Dawid–Skene (maximum likelihood) loses to majority vote on
 some real crowds (the ZenCrowd and CrowdFlower sets in tests/data/crowd). Two things go wrong:
 confusion rows estimated from a handful of votes are noise that EM trusts fully, and on large crowds
 whose errors are correlated (several annotators wrong on the same hard items) EM finds a cluster of
@@ -56,10 +70,10 @@ configuration for every project answers each of these:
    posteriors, which already take such a group for the truth. On ZenCrowd it finds the three heavy
    annotators who agree on "1" where the gold says "0" (zc_all 80.8 → 82.0).
 
-We also tried, and rejected: one-coin (a single accuracy per annotator; best on ZenCrowd, far worse on
-bluebirds where annotators are biased toward one answer), leave-one-out M steps, MACE-style
-spammer mixtures, dropping low spammer-score annotators, model choice by held-out likelihood or
-split-half stability (both prefer the full model where it is wrong), averaging one-coin with
+We also tried, and rejected as a single default: one-coin (best on ZenCrowd, far worse on bluebirds
+where annotators are biased toward one answer — which is why ``auto`` chooses), leave-one-out M
+steps, MACE-style spammer mixtures, dropping low spammer-score annotators, model choice by held-out
+vote likelihood or split-half stability (both prefer the full model where it is wrong), averaging one-coin with
 full posteriors, and an easy/hard item mixture (GLAD with two difficulty levels; it scales an item's
 evidence but hardly changes its best label). None was better on every shared set. Dependence
 measured against EM's own posteriors instead of the rank-one fit flags nearly every pair of good
@@ -71,11 +85,13 @@ docs/benchmarks.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import sparse
+from scipy.special import ndtr
 
+from consensus.choice import Choice, choose, heldout_scores
 from consensus.metrics import Votes, value_counts
 
 TIE = -1  # ``best`` of an item whose top labels are tied (majority vote) — or that has no votes
@@ -93,6 +109,7 @@ class Result:
     converged: bool = True
     params: dict = field(default_factory=dict)
     weights: np.ndarray | None = None  # per annotator, the weight of their votes in the E step (None: all 1)
+    choice: Choice | None = None  # ``auto``: which candidate was chosen, and the evidence
 
     @property
     def confidence(self) -> np.ndarray:
@@ -177,19 +194,27 @@ def _normalise_rows(m: np.ndarray) -> np.ndarray:
     return np.divide(m, total, out=np.full_like(m, 1.0 / m.shape[-1]), where=total > 0)
 
 
-def majority_vote(votes: Votes, *, gold: np.ndarray | None = None) -> Result:
-    """Vote shares as the posterior; ties reported as ties. Gold items are clamped to their label."""
+def majority_vote(votes: Votes, *, gold: np.ndarray | None = None, tie_break: bool = False) -> Result:
+    """Vote shares as the posterior; ties reported as ties. Gold items are clamped to their label.
+    ``tie_break``: a tie goes to the tied label with more votes in the whole project (still a tie
+    when those are equal too) — the rule when ``auto`` chooses majority vote, so that it names a
+    label wherever the others do; the posterior stays the vote shares, so a tie is not promoted."""
     counts = value_counts(votes)
     total = _row_sum(counts)
     gold_rows = _gold_rows(gold)
     posterior = _clamp(_shares(counts, total), gold_rows)
     best = best_labels(posterior)
+    if tie_break:
+        tied = np.flatnonzero(best == TIE)
+        near_top = posterior[tied] >= _row_max(posterior[tied])[:, None] - 1e-9
+        overall = np.where(near_top, counts.sum(0)[None, :], -1)
+        best[tied] = best_labels(overall.astype(float))
     best[total == 0] = TIE
     if gold_rows is not None:
         best[gold_rows[0]] = gold_rows[1]
     confusion = _normalise_rows(_empirical_confusion(_answer_matrix(votes), posterior, votes.n_annotators))
     prior = posterior.mean(0) if len(posterior) else np.full(votes.n_labels, 1.0 / votes.n_labels)
-    return Result("majority", posterior, best, confusion, prior)
+    return Result("majority", posterior, best, confusion, prior, params={"tie_break": tie_break} if tie_break else {})
 
 
 def _answer_matrix(votes: Votes) -> sparse.csr_matrix:
@@ -228,39 +253,73 @@ def dawid_skene(
     earlier run's ``weights`` too). ``dependence``: the z score above which two annotators'
     agreement counts as dependent (see the module docstring); 0 turns the weights off."""
     k = votes.n_labels
-    answers = _answer_matrix(votes)
-    counts = value_counts(votes)
-    total = _row_sum(counts)
-    has_votes = total > 0
-    no_votes = np.flatnonzero(~has_votes)
-    gold_rows = _gold_rows(gold)
+    em = _EM.of(votes, gold)
     params = {"strength": strength, "diagonal": diagonal, "cap": cap, "dependence": dependence, "tol": tol,
               "max_iter": max_iter}  # fmt: skip
     if confusion is not None and class_prior is not None:
-        posterior = _e_step(answers, confusion, class_prior, gold_rows, no_votes, weights)
+        posterior = _e_step(em.answers, confusion, class_prior, em.gold_rows, em.no_votes, weights)
         return Result("dawid_skene", posterior, best_labels(posterior), confusion, class_prior, 0, True, params,
                       weights)  # fmt: skip
 
-    weights = _independence_weights(answers, votes.n_annotators, k, dependence) if dependence > 0 else None
+    weights = _independence_weights(em.answers, votes.n_annotators, k, dependence) if dependence > 0 else None
+    prior = _class_prior(em.start, em.has_votes, gold)
+    posterior, confusion, class_prior, iterations, converged = em.run(
+        lambda posterior: _m_step(em.answers, posterior, k, votes.n_annotators, strength, diagonal, cap),
+        lambda posterior: prior, weights, tol, max_iter,
+    )  # fmt: skip
+    return Result("dawid_skene", posterior, em.best(posterior), confusion, class_prior, iterations, converged, params,
+                  weights)  # fmt: skip
 
-    posterior = _clamp(_shares(counts, total), gold_rows)
-    class_prior = _class_prior(posterior, has_votes, gold)
-    iterations, converged = 0, False
-    while iterations < max_iter:
-        iterations += 1
-        confusion = _m_step(answers, posterior, k, votes.n_annotators, strength, diagonal, cap)
-        new = _e_step(answers, confusion, class_prior, gold_rows, no_votes, weights)
-        # max |new − old|, computed in the old array's memory (it is not needed any more)
-        change = np.abs(np.subtract(new, posterior, out=posterior), out=posterior)
-        moved = float(change.max()) if len(new) else 0.0
-        posterior = new
-        if moved < tol:
-            converged = True
-            break
-    best = best_labels(posterior)
-    unknown = ~has_votes if gold is None else ~has_votes & (gold == NO_GOLD)
-    best[unknown] = TIE
-    return Result("dawid_skene", posterior, best, confusion, class_prior, iterations, converged, params, weights)
+
+@dataclass(frozen=True)
+class _EM:
+    """What every EM here starts from: the answer matrix, which items have votes or gold, and
+    the vote shares (gold clamped) as the first posterior."""
+
+    answers: sparse.csr_matrix
+    has_votes: np.ndarray
+    known: np.ndarray  # items with votes or gold
+    no_votes: np.ndarray
+    gold_rows: tuple[np.ndarray, np.ndarray] | None
+    start: np.ndarray
+    n_annotators: int
+
+    @classmethod
+    def of(cls, votes: Votes, gold: np.ndarray | None) -> _EM:
+        counts = value_counts(votes)
+        total = _row_sum(counts)
+        has_votes = total > 0
+        gold_rows = _gold_rows(gold)
+        known = has_votes if gold is None else has_votes | (gold != NO_GOLD)
+        return cls(_answer_matrix(votes), has_votes, known, np.flatnonzero(~has_votes), gold_rows,
+                   _clamp(_shares(counts, total), gold_rows), votes.n_annotators)  # fmt: skip
+
+    def run(self, m_step, prior_of, weights, tol, max_iter):
+        """Alternate M and E steps from the vote shares until no posterior moves by ``tol``:
+        (posterior, confusion, class prior, iterations, converged)."""
+        posterior = self.start.copy()
+        k = posterior.shape[1]
+        confusion, class_prior = np.zeros((self.n_annotators, k, k)), np.full(k, 1.0 / max(k, 1))
+        iterations, converged = 0, False
+        while iterations < max_iter:
+            iterations += 1
+            confusion = m_step(posterior)
+            class_prior = prior_of(posterior)
+            new = _e_step(self.answers, confusion, class_prior, self.gold_rows, self.no_votes, weights)
+            # max |new − old|, computed in the old array's memory (it is not needed any more)
+            change = np.abs(np.subtract(new, posterior, out=posterior), out=posterior)
+            moved = float(_row_max(change).max()) if len(new) else 0.0
+            posterior = new
+            if moved < tol:
+                converged = True
+                break
+        return posterior, confusion, class_prior, iterations, converged
+
+    def best(self, posterior: np.ndarray) -> np.ndarray:
+        """Best labels; items with neither votes nor gold are ties."""
+        best = best_labels(posterior)
+        best[~self.known] = TIE
+        return best
 
 
 def _class_prior(shares: np.ndarray, has_votes: np.ndarray, gold: np.ndarray | None) -> np.ndarray:
@@ -404,5 +463,175 @@ def item_posterior(
     return posterior / posterior.sum()
 
 
-METHODS = {"majority": majority_vote, "dawid_skene": dawid_skene}
-DEFAULT_METHOD = "dawid_skene"
+def _plain_em(
+    votes: Votes, gold: np.ndarray | None, confusion_of, tol: float, max_iter: int, smoothing: float, method: str,
+    params: dict,
+) -> Result:
+    """EM for the textbook models: M step the annotators' matrices (``confusion_of`` turns the
+    empirical counts, annotator × true × given, into them) and the class prior from the
+    posteriors; E step as in ``dawid_skene``. Gold clamped throughout."""
+    em = _EM.of(votes, gold)
+    all_known = bool(em.known.all())
+
+    def prior_of(posterior: np.ndarray) -> np.ndarray:
+        prior = (posterior.sum(0) if all_known else posterior[em.known].sum(0)) + smoothing
+        return prior / prior.sum()
+
+    posterior, confusion, class_prior, iterations, converged = em.run(
+        lambda posterior: confusion_of(_empirical_confusion(em.answers, posterior, votes.n_annotators)), prior_of,
+        None, tol, max_iter,
+    )  # fmt: skip
+    return Result(method, posterior, em.best(posterior), confusion, class_prior, iterations, converged,
+                  {**params, "tol": tol, "max_iter": max_iter})  # fmt: skip
+
+
+def dawid_skene_plain(
+    votes: Votes, *, gold: np.ndarray | None = None, smoothing: float = 0.01, tol: float = 1e-4, max_iter: int = 100
+) -> Result:
+    """Textbook Dawid–Skene: a full confusion matrix per annotator and a class prior, both by
+    maximum likelihood (plus ``smoothing`` pseudo-votes per cell, so no probability is zero).
+    It learns every annotator's biases, and trusts them fully however few votes they rest on."""
+    return _plain_em(votes, gold, lambda counts: _normalise_rows(counts + smoothing), tol, max_iter, smoothing,
+                     "dawid_skene_plain", {"smoothing": smoothing})  # fmt: skip
+
+
+def one_coin(votes: Votes, *, gold: np.ndarray | None = None, tol: float = 1e-4, max_iter: int = 100) -> Result:
+    """One-coin Dawid–Skene: one accuracy per annotator, a wrong answer equally likely to be any
+    other label. It cannot learn a bias toward one label, and so cannot be fooled into one either.
+
+    Each accuracy is shrunk toward the crowd's mean accuracy by a Beta prior fitted to the crowd
+    (empirical Bayes, by moments): the prior is worth as many votes as the spread of the
+    annotators' accuracies, beyond what their numbers of votes explain, allows. Where everyone is
+    about as good, an annotator needs many votes to earn a weight of their own and the method is
+    majority vote; where accuracies differ, a few dozen votes do. Without it, on a crowd near
+    chance, annotators with a few unlucky votes get rated below chance and their votes inverted."""
+    k = votes.n_labels
+    diagonal = np.eye(k, dtype=bool)
+
+    def confusion_of(counts: np.ndarray) -> np.ndarray:
+        right, n = counts[:, diagonal].sum(1), counts.sum((1, 2))
+        accuracy = _shrunk_accuracy(right, n)
+        wrong = (1 - accuracy) / max(k - 1, 1)
+        confusion = np.repeat(wrong[:, None, None], k, 1).repeat(k, 2)
+        confusion[:, diagonal] = accuracy[:, None]
+        return confusion
+
+    return _plain_em(votes, gold, confusion_of, tol, max_iter, 0.5, "one_coin", {})
+
+
+def graded(votes: Votes, *, gold: np.ndarray | None = None, tol: float = 1e-4, max_iter: int = 100) -> Result:
+    """For ordered labels (grades 0 … k−1, as a rulebook marked ordered lists them): each annotator
+    reads the true grade with an offset of their own (strict or lenient) and a spread, rounded to
+    the scale — a normal around grade + offset, cut at the midpoints between grades. Two numbers
+    per annotator instead of a k × k matrix, so near grades are confused more than far ones and a
+    lenient annotator's "4" counts as a "3" without a hundred votes to learn it from. Offsets and
+    spreads are moments of the posterior-weighted (answer − grade), with ``GRADED_PRIOR_VOTES``
+    pseudo-votes toward the crowd's."""
+    k = votes.n_labels
+    grades = np.arange(k, dtype=float)
+    step = grades[None, :] - grades[:, None]  # true × given: how far the answer is from the grade
+
+    def confusion_of(counts: np.ndarray) -> np.ndarray:
+        n = counts.sum((1, 2))
+        # offsets relative to the crowd's: a scale read one grade high by everyone cannot be told
+        # from items one grade higher, so the crowd as a whole is taken to read grades right
+        offset = (counts * step).sum((1, 2)) / (n + GRADED_PRIOR_VOTES)
+        offset -= (n * offset).sum() / max(n.sum(), 1e-12)
+        second = (counts * (step[None] - offset[:, None, None]) ** 2).sum((1, 2))
+        crowd_var = second.sum() / max(n.sum(), 1e-12) + 1 / 12  # + the rounding to whole grades
+        spread = np.sqrt((second + GRADED_PRIOR_VOTES * crowd_var) / (n + GRADED_PRIOR_VOTES))
+        edges = np.concatenate([[-np.inf], grades[:-1] + 0.5, [np.inf]])  # answer g covers (g − ½, g + ½)
+        centre = grades[None, :, None] + offset[:, None, None]
+        z = (edges[None, None, :] - centre) / np.maximum(spread, 0.05)[:, None, None]
+        confusion = np.maximum(np.diff(ndtr(z), axis=2), 1e-6)
+        return confusion / confusion.sum(2, keepdims=True)
+
+    return _plain_em(votes, gold, confusion_of, tol, max_iter, 0.5, "graded", {})
+
+
+GRADED_PRIOR_VOTES = 2.0
+
+
+MAX_PRIOR_VOTES = 10_000.0  # the crowd prior's weight when the annotators' accuracies do not spread at all
+
+
+def _shrunk_accuracy(right: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """(right + s·m) / (n + s): m the crowd's accuracy, s = m(1 − m)/τ² − 1 where τ² is the
+    variance of the annotators' accuracies (vote-weighted) less the binomial noise of their counts."""
+    has = n > 0
+    if not has.any():
+        return np.full(len(n), 0.5)
+    m = float(right[has].sum() / n[has].sum())
+    share = n[has] / n[has].sum()
+    spread = float((share * (right[has] / n[has] - m) ** 2).sum()) - m * (1 - m) * float((share / n[has]).sum())
+    strength = MAX_PRIOR_VOTES if spread <= 0 else float(np.clip(m * (1 - m) / spread - 1, 1.0, MAX_PRIOR_VOTES))
+    return (right + strength * m) / (n + strength)
+
+
+# The candidates of ``auto``, in its order of preference: the fewest parameters first, then the
+# textbook full model, then the variant tuned on the shared sets, then majority vote, which
+# ignores who is reliable altogether.
+CANDIDATES = ("one_coin", "dawid_skene_plain", "dawid_skene", "majority")
+# For ordered labels, the graded model (two numbers per annotator) comes after one-coin.
+ORDERED_CANDIDATES = ("one_coin", "graded", "dawid_skene_plain", "dawid_skene", "majority")
+METHOD_NAMES = {
+    "one_coin": "one-coin Dawid–Skene", "dawid_skene_plain": "Dawid–Skene", "dawid_skene": "robust Dawid–Skene",
+    "majority": "majority vote", "graded": "graded Dawid–Skene", "auto": "chosen per project",
+}  # fmt: skip
+CHOICE_FOLDS = 5  # groups of annotators held out in turn
+CHOICE_MARGIN = 2.5  # standard errors within which an earlier candidate is kept
+CHOICE_VOTES = 60_000  # votes the choice reads at most: a larger project is sampled by item
+
+
+CHOICE_TOL = 1e-3  # EM's tolerance in the choice's fits: labels, not posteriors to four digits, are compared
+
+
+def _candidate(name: str, votes: Votes, gold: np.ndarray | None, tol: float = 1e-4) -> Result:
+    if name == "majority":
+        return majority_vote(votes, gold=gold, tie_break=True)
+    fit = {"one_coin": one_coin, "dawid_skene_plain": dawid_skene_plain, "dawid_skene": dawid_skene, "graded": graded}[name]
+    return fit(votes, gold=gold, tol=tol)
+
+
+def _sample_items(votes: Votes, gold: np.ndarray | None, limit: int) -> tuple[Votes, np.ndarray | None, int]:
+    """Every step-th item (and its votes) so that about ``limit`` votes remain, re-indexed."""
+    step = -(-len(votes.item) // limit) if limit > 0 else 1
+    if step <= 1:
+        return votes, gold, votes.n_items
+    kept = votes.item % step == 0
+    n_items = -(-votes.n_items // step)
+    sample = Votes(votes.item[kept] // step, votes.annotator[kept], votes.label[kept], n_items, votes.n_annotators,
+                   votes.n_labels)  # fmt: skip
+    return sample, gold[::step] if gold is not None else None, n_items
+
+
+def choose_method(
+    votes: Votes, *, gold: np.ndarray | None = None, ordered: bool = False, candidates: tuple[str, ...] | None = None,
+    folds: int = CHOICE_FOLDS, margin: float = CHOICE_MARGIN, sample_votes: int = CHOICE_VOTES,
+) -> Choice:
+    """Which candidate this project's votes support (see ``consensus.choice``). ``ordered``: the
+    labels are grades in index order, and the graded model is a candidate too."""
+    order = candidates or (ORDERED_CANDIDATES if ordered else CANDIDATES)
+    sample, sample_gold, items = _sample_items(votes, gold, sample_votes)
+    fits = {name: (lambda v, g, name=name: _candidate(name, v, g, CHOICE_TOL).best) for name in order}
+    heldout = heldout_scores(sample, fits=fits, gold=sample_gold, folds=folds)
+    return choose(heldout, order=order, names=METHOD_NAMES, margin=margin, items=items)
+
+
+def auto(
+    votes: Votes, *, gold: np.ndarray | None = None, ordered: bool = False, candidates: tuple[str, ...] | None = None,
+    folds: int = CHOICE_FOLDS, margin: float = CHOICE_MARGIN, sample_votes: int = CHOICE_VOTES,
+) -> Result:
+    """The product's default: choose the model from the project's own votes (``choose_method``),
+    then fit it to every vote. The result is the chosen model's, with ``method`` "auto",
+    ``params["method_chosen"]`` and the evidence in ``choice`` (``choice.summary`` is the line to
+    show people; ``choice.as_params()`` the provenance)."""
+    picked = choose_method(votes, gold=gold, ordered=ordered, candidates=candidates, folds=folds, margin=margin,
+                           sample_votes=sample_votes)  # fmt: skip
+    result = _candidate(picked.method, votes, gold)
+    return replace(result, method="auto", params={"method_chosen": picked.method, **result.params}, choice=picked)
+
+
+METHODS = {"auto": auto, "one_coin": one_coin, "dawid_skene_plain": dawid_skene_plain, "dawid_skene": dawid_skene,
+           "majority": majority_vote, "graded": graded}  # fmt: skip
+DEFAULT_METHOD = "auto"

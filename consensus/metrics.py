@@ -4,7 +4,9 @@ Votes arrive as aligned integer arrays — ``item``, ``annotator``, ``label`` in
 vote — wrapped in ``Votes``. Multiple-choice votes carry a boolean row per vote instead of one
 label (``MultiVotes``). Krippendorff's alpha is computed by the ``krippendorff`` package from
 per-item value counts (items × labels), never from an annotators × items matrix, so a million
-votes stay cheap; ``level_of_measurement`` is always given.
+votes stay cheap; ``level_of_measurement`` is always given: "nominal" by default, "ordinal" for a
+graded scale (its labels in their order, as the rulebook lists them), where confusing two grades
+that lie far apart — over many votes in between — costs more than confusing neighbours.
 """
 
 from __future__ import annotations
@@ -57,16 +59,28 @@ def value_counts(votes: Votes) -> np.ndarray:
     return _count_pairs(votes.item, votes.label, votes.n_items, votes.n_labels)
 
 
-def alpha_from_counts(counts: np.ndarray) -> float:
+LEVELS = ("nominal", "ordinal")
+
+
+def alpha_from_counts(counts: np.ndarray, *, level_of_measurement: str = "nominal") -> float:
+    """Krippendorff's alpha from items × labels value counts, over the items with at least two
+    votes; NaN when undefined. For "ordinal" the columns are the labels in their order."""
+    if level_of_measurement not in LEVELS:
+        raise ValueError(f"level_of_measurement must be one of {', '.join(LEVELS)}, not {level_of_measurement!r}")
     pairable = counts.sum(1) >= 2
     if pairable.sum() == 0 or np.count_nonzero(counts[pairable].sum(0)) < 2:
         return float("nan")  # no pairs, or one value everywhere: alpha is undefined
-    return float(krippendorff.alpha(value_counts=counts[pairable], level_of_measurement="nominal"))
+    return float(krippendorff.alpha(value_counts=counts[pairable], level_of_measurement=level_of_measurement))
 
 
 def alpha_nominal(votes: Votes) -> float:
     """Krippendorff's alpha, nominal, over all items with at least two votes; NaN when undefined."""
     return alpha_from_counts(value_counts(votes))
+
+
+def alpha_ordinal(votes: Votes) -> float:
+    """Krippendorff's alpha, ordinal: label indices are grades in order (0 lowest)."""
+    return alpha_from_counts(value_counts(votes), level_of_measurement="ordinal")
 
 
 def alpha_per_label(votes: MultiVotes) -> np.ndarray:
@@ -78,17 +92,17 @@ def alpha_per_label(votes: MultiVotes) -> np.ndarray:
 
 
 def alpha_bootstrap(
-    votes: Votes, *, samples: int = 1000, level: float = 0.95, seed: int = 0
+    votes: Votes, *, samples: int = 1000, level: float = 0.95, seed: int = 0, level_of_measurement: str = "nominal"
 ) -> tuple[float, float]:
-    """A percentile bootstrap interval for nominal alpha, resampling items (the unit that
-    varies in a project) with replacement. Returns (low, high); NaNs when undefined."""
+    """A percentile bootstrap interval for alpha, resampling items (the unit that varies in a
+    project) with replacement. Returns (low, high); NaNs when undefined."""
     counts = value_counts(votes)
     counts = counts[counts.sum(1) >= 2]
     if len(counts) < 2:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(counts), size=(samples, len(counts)))
-    alphas = np.array([alpha_from_counts(counts[d]) for d in draws])
+    alphas = np.array([alpha_from_counts(counts[d], level_of_measurement=level_of_measurement) for d in draws])
     alphas = alphas[~np.isnan(alphas)]
     if len(alphas) == 0:
         return float("nan"), float("nan")

@@ -5,7 +5,18 @@ import sys
 
 import pytest
 
-PURE = ["annotation.rulebook", "annotation.limits", "annotation.ingest", "annotation.curation", "annotation.queue", "consensus.metrics", "consensus.aggregation", "consensus.policy", "consensus.quality"]
+PURE = [
+    "annotation.curation",
+    "annotation.ingest",
+    "annotation.limits",
+    "annotation.queue",
+    "annotation.rulebook",
+    "consensus.aggregation",
+    "consensus.choice",
+    "consensus.metrics",
+    "consensus.policy",
+    "consensus.quality",
+]
 
 
 @pytest.mark.parametrize("module", PURE)

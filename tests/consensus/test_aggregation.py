@@ -1,10 +1,9 @@
-"""Aggregation: majority vote and robust Dawid–Skene on small hand-made crowds, edge cases
-(ties, unanimous items, gold, items without votes), invariance under relabeling, and accuracy
+"""Aggregation: majority vote, robust Dawid–Skene and the textbook models (one-coin, plain
+Dawid–Skene) on small hand-made crowds, edge cases (ties, unanimous items, gold, items without votes), invariance under relabeling, and accuracy
 against gold on the shared real crowds."""
 
 from __future__ import annotations
 
-import csv
 from functools import cache
 
 import numpy as np
@@ -15,9 +14,9 @@ from hypothesis import strategies as st
 from consensus import aggregation
 from consensus.aggregation import NO_GOLD, TIE, dawid_skene, item_posterior, majority_vote
 from consensus.metrics import Votes
-from tests.consensus.crowd import CROWD, SETS, load
+from tests.consensus.crowd import SETS, gold, load
 
-METHODS = [majority_vote, dawid_skene]
+METHODS = [majority_vote, dawid_skene, aggregation.one_coin, aggregation.dawid_skene_plain]
 
 # Accuracy (%) against gold on the shared sets when this test was written. Majority vote is scored
 # by the argmax of its shares (ties to the first label), as in the data README.
@@ -31,18 +30,6 @@ def votes(rows: list[tuple[int, int, int]], n_labels: int, n_items: int | None =
     arr = np.array(rows, dtype=np.int64).reshape(-1, 3)
     return Votes(arr[:, 0], arr[:, 1], arr[:, 2], n_items or int(arr[:, 0].max()) + 1, int(arr[:, 1].max()) + 1,
                  n_labels)  # fmt: skip
-
-
-@cache
-def gold(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(item, label) index arrays of the gold answers, indexed as ``crowd.load`` indexes votes."""
-    with (CROWD / name / "votes.csv").open() as fh:
-        rows = list(csv.DictReader(fh))
-    items = {i: n for n, i in enumerate(sorted({r["item"] for r in rows}))}
-    labels = {lab: n for n, lab in enumerate(sorted({r["label"] for r in rows}))}
-    with (CROWD / name / "gold.csv").open() as fh:
-        known = [(items[r["item"]], labels[r["label"]]) for r in csv.DictReader(fh) if r["item"] in items]
-    return np.array([i for i, _ in known]), np.array([lab for _, lab in known])
 
 
 @cache
