@@ -5,7 +5,12 @@ import sys
 
 import pytest
 
-PURE = ["annotation.rulebook", "annotation.ingest", "annotation.curation", "annotation.queue", "consensus.metrics", "consensus.aggregation", "consensus.policy", "consensus.quality"]
+PURE = [
+    "annotation.rulebook", "annotation.ingest", "annotation.curation", "annotation.queue",
+    "annotation.answers.marks", "annotation.answers.boxes", "annotation.answers.spans",
+    "consensus.metrics", "consensus.aggregation", "consensus.policy", "consensus.quality",
+    "consensus.fusion", "consensus.mark_agreement",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("module", PURE)
