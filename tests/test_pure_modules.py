@@ -6,6 +6,10 @@ import sys
 import pytest
 
 PURE = [
+PURE = [
+    "annotation.answers.boxes",
+    "annotation.answers.marks",
+    "annotation.answers.spans",
     "annotation.curation",
     "annotation.ingest",
     "annotation.limits",
@@ -13,6 +17,8 @@ PURE = [
     "annotation.rulebook",
     "consensus.aggregation",
     "consensus.choice",
+    "consensus.fusion",
+    "consensus.mark_agreement",
     "consensus.metrics",
     "consensus.policy",
     "consensus.quality",
