@@ -227,8 +227,9 @@ NATIONAL_IDS: dict[str, NationalId] = {
             _nino_valid, validation="HMRC's prefix rules and suffix A–D (no check digit)",
         ),
         NationalId(
-            "ca_sin", "Canadian Social Insurance number", _shape(r"[0-9]{3}([- ])[0-9]{3}\1[0-9]{3}"), sin.is_valid,
-            context=_words("sin", "social insurance", "nas"), bare=_shape(r"[0-9]{9}"), validation="Luhn",
+            "ca_sin", "Canadian Social Insurance number", None, sin.is_valid,
+            context=_words("sin", "social insurance", "nas"), bare=_shape(r"[0-9]{3}([- ]?)[0-9]{3}\1[0-9]{3}"),
+            validation="Luhn",
         ),
         NationalId(
             "fr_nir", "French social security number (NIR)",
@@ -391,7 +392,7 @@ _IPV4 = re.compile(r"[0-9](?<![\w.][0-9])[0-9]{0,2}\.(?:[0-9]{1,3}\.){2}[0-9]{1,
 _IPV6 = re.compile(
     r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::[0-9A-Fa-f]{1,4}){1,7}|[0-9A-Fa-f]{1,4})"
     r"(?:(?<=:)(?:[0-9]{1,3}\.){3}[0-9]{1,3})?(?:%[\w]{1,16})?(?![\w:]|\.[0-9])"
-    r"|(?<![\w:.])::(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{1,4}(?![\w:]|\.[0-9])"
+    r"|(?<![\w:.])::(?:[0-9A-Fa-f]{1,4}:){0,6}(?:(?:[0-9]{1,3}\.){3}[0-9]{1,3}|[0-9A-Fa-f]{1,4})(?![\w:]|\.[0-9])"
 )
 # A dotted quad right after these words is a version or a section number, not an address.
 _VERSION_BEFORE = re.compile(
@@ -486,7 +487,7 @@ def _phone_accepted(text: str, start: int, end: int, m: phonenumbers.PhoneNumber
     if raw.isdigit() or text.startswith("00", start) and raw[1:].isdigit():
         # Bare digits: an order, account or parcel number as often as a phone.
         if not (_PHONE_CONTEXT.search(text, max(0, start - _CONTEXT_BEFORE), start)
-                or _PHONE_CONTEXT.match(text, end + 1, end + 12)):  # fmt: skip
+                or _PHONE_CONTEXT.search(text, end, end + 16)):  # fmt: skip
             return None
     if raw.startswith("+"):
         return start, end, "phone"  # a country code: its possible length is evidence enough

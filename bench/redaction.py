@@ -448,7 +448,7 @@ def national_value(key: str, rng: random.Random, fakers: dict[str, Faker]) -> tu
         return _nino(rng), True
     if key == "ca_sin":
         v = fakers["en_CA"].ssn()
-        return (v, True) if rng.random() < 0.5 else (v.replace(" ", "-"), True) if rng.random() < 0.5 else (v.replace(" ", ""), False)
+        return (v if rng.random() < 0.5 else v.replace(" ", "-") if rng.random() < 0.5 else v.replace(" ", "")), False
     if key == "fr_nir":
         v = fakers["fr_FR"].ssn()
         return (v, True) if rng.random() < 0.5 else (f"{v[0]} {v[1:3]} {v[3:5]} {v[5:7]} {v[7:10]} {v[10:13]} {v[13:]}", True)

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-PURE = ["annotation.rulebook", "annotation.ingest", "annotation.curation", "annotation.queue", "consensus.metrics", "consensus.aggregation", "consensus.policy", "consensus.quality"]
+PURE = ["annotation.rulebook", "annotation.ingest", "annotation.curation", "annotation.redaction", "annotation.image_privacy", "annotation.queue", "consensus.metrics", "consensus.aggregation", "consensus.policy", "consensus.quality"]
 
 
 @pytest.mark.parametrize("module", PURE)
