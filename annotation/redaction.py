@@ -331,13 +331,13 @@ def luhn_valid(digits: str) -> bool:
 
 
 def _card_grouping_ok(groups: list[str]) -> bool:
-    """Printed card numbers come in fours (the last group may be shorter), or 4-6-5 / 4-6-4."""
+    """Printed card numbers come in fours (the last group may have one to five digits), or 4-6-5 / 4-6-4."""
     if len(groups) == 1:
         return True
     sizes = [len(g) for g in groups]
     if sizes[:2] == [4, 6] and len(sizes) == 3 and sizes[2] in (4, 5):
         return True
-    return all(s == 4 for s in sizes[:-1]) and 1 <= sizes[-1] <= 4
+    return all(s == 4 for s in sizes[:-1]) and 1 <= sizes[-1] <= 5
 
 
 def card_issuer(number: str) -> str | None:
@@ -394,10 +394,12 @@ _IPV6 = re.compile(
     r"(?:(?<=:)(?:[0-9]{1,3}\.){3}[0-9]{1,3})?(?:%[\w]{1,16})?(?![\w:]|\.[0-9])"
     r"|(?<![\w:.])::(?:[0-9A-Fa-f]{1,4}:){0,6}(?:(?:[0-9]{1,3}\.){3}[0-9]{1,3}|[0-9A-Fa-f]{1,4})(?![\w:]|\.[0-9])"
 )
-# A dotted quad right after these words is a version or a section number, not an address.
+# A dotted quad right after these words is a version or a section number, not an address; so is
+# one glued to a product name by a slash ("Firefox/1.9.2.20", as user agents write versions).
 _VERSION_BEFORE = re.compile(
-    r"(?i)(?:\b(?:version|ver|v|vers|build|release|rel|firmware|fw|revision|rev|patch|update|upgrade|"
+    r"(?i)(?:\b(?:version|ver|v|vers|build|release|rel|firmware|fw|revision|rev|rv|patch|update|upgrade|"
     r"section|sect|sec|chapter|clause|paragraph|para|rule|step|figure|fig|table|item|art|article)\.?|§)\s*:?\s*\Z"
+    r"|[^\W_]/\Z"
 )
 
 
@@ -427,20 +429,25 @@ def _ips(text: str) -> Iterable[_Hit]:
 # (pure Python, slow) phone matcher reads. Separators and digits never overlap, so no backtracking.
 _PHONE_RUN = re.compile(r"[0-9](?:[ \t().\-/]{0,3}[0-9]){6,40}")
 _WINDOW_BEFORE, _WINDOW_AFTER = 3, 14  # room for "+", "(" before a run, " ext. 12345" after it
-# "0044 20…": the international prefix most countries dial, where a number starts (not "496 0069").
-_IDD_00 = re.compile(r"(?<![^\s(])(?<![0-9][ ])00(?=[1-9])")
+# "0044 20…": the international prefix most countries dial, where a number starts (not "496 0069"
+# or "(07700) 009 078").
+_IDD_00 = re.compile(r"(?<![^\s(])(?<![0-9)][ ])00(?=[1-9])")
 _PHONE_CONTEXT = _words(
     "call", "called", "calling", "phone", "phones", "telephone", "tel", "mobile", "cell", "cellphone",
     "contact", "reach", "text", "texts", "sms", "message", "messages", "whatsapp", "signal", "fax",
     "dial", "ring", "landline", "hotline", "number", "ph", "mob",
 )
+# How contact cards label a number after it: "4155552671 office", "4155552671-Fax", "(home)".
+_PHONE_LABEL_AFTER = re.compile(r"(?i)[ \t]?[-(]?[ \t]?(?:office|home|work|desk|direct|main|cell|mobile|fax)\b")
+
+
 def _glued(text: str, start: int, end: int) -> bool:
     """Whether ``text[start:end]`` is a piece of a longer token: letters or digits right against it,
     joined to a word by a hyphen or slash ("ORD-2018-689603", "HTTP/1.1"), or one group of a
     longer run of digit groups ("9400 1111 2222 3333 4444 55")."""
     before = text[max(0, start - 2) : start]
     after = text[end : end + 2]
-    if before[-1:].isalnum() or after[:1].isalnum():
+    if before[-1:].isalnum() or after[:1].isalnum() or before[-1:] == "-":  # "-175.05": a negative number
         return True
     if len(before) == 2 and before[1] in "-_/." and before[0].isalnum():
         return True
@@ -482,12 +489,17 @@ def _phone_accepted(text: str, start: int, end: int, m: phonenumbers.PhoneNumber
         start -= 1  # the span starts at the "00" the scan rewrote
     if _glued(text, start, end) or _labelled(_NOT_PHONE_BEFORE, text, start):
         return None
-    if "." in raw and any(len(g) == 1 for g in _GROUP.findall(raw)):
-        return None  # "120.0.3459.22", "1.1 201 36590": versions and decimals, not a dotted number
+    groups = _GROUP.findall(raw.split("x")[0].split("ext")[0])  # the number without its extension
+    if sum(map(len, groups)) < 7:
+        return None  # "0x0636…": a hex number read as "0" with an extension
+    if "." in raw and (raw.count(".") == 1 or any(len(g) == 1 for g in groups)):
+        return None  # "175.052468", "120.0.3459.22", "1.1 201 36590": decimals and versions; dotted numbers have 2+ dots
+    if len(groups) > 1 and len(groups[-1]) == 1:
+        return None  # "1-63138-044-3": no phone number ends in a lone digit; an ISBN's check digit does
     if raw.isdigit() or text.startswith("00", start) and raw[1:].isdigit():
         # Bare digits: an order, account or parcel number as often as a phone.
         if not (_PHONE_CONTEXT.search(text, max(0, start - _CONTEXT_BEFORE), start)
-                or _PHONE_CONTEXT.search(text, end, end + 16)):  # fmt: skip
+                or _PHONE_CONTEXT.search(text, end, end + 16) or _PHONE_LABEL_AFTER.match(text, end)):  # fmt: skip
             return None
     if raw.startswith("+"):
         return start, end, "phone"  # a country code: its possible length is evidence enough

@@ -51,6 +51,10 @@ POSITIVE = {
         ("Mobile 07911 123456", "07911 123456"),
         ("Greenland +299 84 23 30", "+299 84 23 30"),
         ("4155552671 (mobile)", "4155552671"),
+        ("Jane Doe\n4155552671 office\n", "4155552671"),
+        ("Reception: 4155552671-Office", "4155552671"),
+        ("UK desk (07700) 009 078", "(07700) 009 078"),
+        ("Leeds 0113 496 0069", "0113 496 0069"),
     ],
     "card": [
         ("Card 4111 1111 1111 1111, exp 12/27", "4111 1111 1111 1111"),
@@ -209,6 +213,7 @@ LOOKALIKES = {
         "See section 4.2.1.3 of the manual.",
         "libfoo 2.10.0+build.20240115 breaks the API",
         "Running kernel 6.5.0-14-generic",
+        "Mozilla/5.0 (X11; Linux x86_64; rv:1.9.7.20) Gecko/20100101 Firefox/1.9.2.20",
     ],
     "timestamps": [
         "2024-01-15T10:32:45Z job finished",
@@ -242,7 +247,7 @@ LOOKALIKES = {
         "id 3fa85f64-5717-4562-b3fc-2c963f66afa6 not found",
         "commit a94a8fe5ccb19ba61c4c0873d391e987982fbbd3 fixed it",
         "ObjectId('507f1f77bcf86cd799439011')",
-        "segfault at 0x7ffee4b2c8a0",
+        "segfault at 0x7ffee4b2c8a0 ip 0x063643653823",
         "md5 9e6c8410e4b6c4f7193520ea450133c1 sha256 5752057a53b185b23f29ceaf7d95f22f",
         "device MAC 00:1A:2B:3C:4D:5E joined",
         "slice x[1::2] and std::vector",
@@ -251,6 +256,7 @@ LOOKALIKES = {
         "ISBN 9783161484100",
         "ISBN-13: 978-3-16-148410-0",
         "ISBN 0-306-40615-2",
+        "see 1-63138-044-3 and 1-245-43116-1",  # ISBN-10s without their name
         "EAN 4006381333931",
         "Scanned 4006381333931 at till 3",
         "Scanned 4006381333924, 4006381334013 and 4006381334112.",  # EAN-13 and Luhn both hold
@@ -275,6 +281,7 @@ LOOKALIKES = {
     "other numbers": [
         "Resolution 1920x1080, aspect 16:9",
         "Pi is 3.141592653589793",
+        "it said -175.052468 and 4155.552671 then stopped",  # decimals, one negative
         "ZIP 80073-5562",
         "Sort code 12-34-56",
         "Part number 415-5552-671",
