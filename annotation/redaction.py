@@ -10,20 +10,28 @@ originals for admins can store them apart). What is found, and how it is checked
 kind                placeholder           found when
 ==================  ====================  ==================================================================
 ``email``           ``[EMAIL]``           local part ``@`` a domain with a dot and a letters-only top level
-``phone``           ``[PHONE]``           ``phonenumbers`` finds it and: it starts with ``+`` or ``00`` and its
-                                          length is possible for its country; or it is written with
-                                          separators or brackets and is a valid number of one of
-                                          ``phone_regions``; or it is bare digits, valid there, and a word such
-                                          as "call", "phone", "mobile" comes shortly before it
-``card``            ``[CARD]``            13–19 digits (bare, or grouped by one kind of separator as cards are
-                                          printed), an issuer prefix with a length that issuer uses, Luhn
+``phone``           ``[PHONE]``           ``phonenumbers``' matcher finds it (leniency POSSIBLE, then:) it starts
+                                          with ``+`` or ``00`` (any country); or it is a valid number of one
+                                          of ``phone_regions`` (national numbers, without a country code); and
+                                          if it is bare digits, a word such as "call", "phone", "mobile"
+                                          comes shortly before it or a label ("office", "fax") right after.
+                                          Never: part of a longer token ("ORD-2018-689603", "HTTP/1.1"), one
+                                          group of a longer run, after a label naming it something else
+                                          ("order no.", "tracking", "EAN", "account"), a decimal or version
+                                          ("175.05", "120.0.3459.22"), ending in a lone digit (ISBN-10)
+``card``            ``[CARD]``            12–19 digits (bare, or grouped by one kind of separator as cards are
+                                          printed), an issuer prefix with a length that issuer uses, Luhn; not
+                                          13 digits with a valid EAN-13 check (a barcode), not after a label
+                                          naming it something else
 ``iban``            ``[IBAN]``            country code, the country's length and BBAN format, mod-97
                                           (``python-stdnum``)
 ``ip``              ``[IP]``              IPv4 or IPv6 that ``ipaddress`` accepts; a dotted quad right after
-                                          "version", "build", "section"… is left alone
-national ids        ``[US_SSN]`` …        see ``NATIONAL_IDS``: each its format and its check digits where it
-                                          has them (``python-stdnum``); numbers that are just digits with a
-                                          weak check need the identifier's name nearby
+                                          "version", "build", "rv:", "section"… or "Product/" is left alone;
+                                          IPv6 needs three groups or a full first one ("1::2" is a slice)
+national ids        ``[US_SSN]`` …        chosen by the admin from ``NATIONAL_IDS``: each its printed shape and
+                                          its check digits where it has them (``python-stdnum``); where the
+                                          shape is plain digits or common groups (PESEL, Aadhaar, SIN, bare
+                                          SSN/BSN/CPF), its name must come shortly before it
 custom              ``[CUSTOM:name]``     an admin's RE2 pattern (``custom_pattern``): linear time, no
                                           backtracking, bounded length
 ==================  ====================  ==================================================================
@@ -32,8 +40,8 @@ Overlaps resolve deterministically: the longer detection wins; between equally l
 kind earlier in ``PRIORITY`` (checksummed kinds first, custom patterns last); then the earlier one.
 
 Speed: a text with no digit and no ``@`` skips every built-in detector (each of them needs one);
-the phone matcher (pure Python, the slowest part) runs only on texts with seven digits in a
-phone-like run. Built-in patterns use only bounded repetition, so no text makes them
+the phone matcher (pure Python, the slowest part) reads only the windows around runs of seven
+digits with phone punctuation, once per region. Built-in patterns use only bounded repetition, so no text makes them
 backtrack; custom patterns run in RE2. Texts longer than ``MAX_TEXT_CHARS`` are refused.
 """
 
@@ -548,6 +556,8 @@ def find_pii(
     unknown = wanted - set(KINDS)
     if unknown:
         raise ValueError(f"unknown PII kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
+    if bad := [r for r in phone_regions if r not in phonenumbers.SUPPORTED_REGIONS]:
+        raise ValueError(f"unknown phone regions {bad}; use ISO 3166 country codes such as US, GB, IN")
     hits: list[tuple[int, int, str, str]] = []
     if wanted and _TRIGGER.search(text):
         found: list[_Hit] = []

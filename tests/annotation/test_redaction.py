@@ -186,6 +186,8 @@ def test_only_the_chosen_kinds_are_redacted():
     assert found(text, kinds=[]) == []
     with pytest.raises(ValueError, match="unknown PII kinds"):
         redact(text, kinds=["emial"])
+    with pytest.raises(ValueError, match="unknown phone regions"):
+        redact(text, phone_regions=["UK"])  # the code is GB
 
 
 # --- look-alikes: none of these is PII ----------------------------------------------------------
