@@ -556,6 +556,8 @@ def find_pii(
     unknown = wanted - set(KINDS)
     if unknown:
         raise ValueError(f"unknown PII kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
+    if len(custom_patterns) > MAX_CUSTOM_PATTERNS:
+        raise ValueError(f"{len(custom_patterns)} custom patterns; at most {MAX_CUSTOM_PATTERNS} run on a text")
     if bad := [r for r in phone_regions if r not in phonenumbers.SUPPORTED_REGIONS]:
         raise ValueError(f"unknown phone regions {bad}; use ISO 3166 country codes such as US, GB, IN")
     hits: list[tuple[int, int, str, str]] = []

@@ -382,6 +382,13 @@ def test_the_built_in_detectors_stay_linear_on_hostile_text(text):
     assert time.perf_counter() - started < 5
 
 
+def test_the_number_of_patterns_is_bounded():
+    patterns = [custom_pattern(name=f"p{i}", pattern=f"x{i}y") for i in range(redaction.MAX_CUSTOM_PATTERNS + 1)]
+    assert redact("x3y", custom_patterns=patterns[:-1]).text == "[CUSTOM:p3]"
+    with pytest.raises(ValueError, match="at most 50"):
+        redact("x3y", custom_patterns=patterns)
+
+
 def test_a_text_over_the_limit_is_refused():
     with pytest.raises(TextTooLong, match="at most 1,000,000"):
         redact("x" * (redaction.MAX_TEXT_CHARS + 1))
