@@ -354,12 +354,13 @@ def test_a_bad_pattern_is_refused_with_its_reason(name, pattern, field, message)
 
 def test_a_catastrophic_pattern_runs_in_linear_time():
     # Under backtracking, "(x+x+)+y" on 100 kB of "x" takes longer than the age of the universe.
+    # CPU time, not wall time: other work on the machine does not count against it.
     text = "x" * 100_000
     for source in (r"(x+x+)+y", r"(x|xx)+z", r"(\w+\s?)+!z"):
         pattern = custom_pattern(name="evil", pattern=source)
-        started = time.perf_counter()
+        started = time.process_time()
         redact(text + "!", custom_patterns=[pattern])
-        assert time.perf_counter() - started < 5
+        assert time.process_time() - started < 5
 
 
 @pytest.mark.parametrize(
@@ -377,9 +378,9 @@ def test_a_catastrophic_pattern_runs_in_linear_time():
     ],
 )
 def test_the_built_in_detectors_stay_linear_on_hostile_text(text):
-    started = time.perf_counter()
+    started = time.process_time()
     redact(text, kinds=KINDS, phone_regions=REGIONS)
-    assert time.perf_counter() - started < 5
+    assert time.process_time() - started < 5
 
 
 def test_the_number_of_patterns_is_bounded():
