@@ -6,14 +6,15 @@ import sys
 import pytest
 
 PURE = [
-PURE = [
     "annotation.answers.boxes",
     "annotation.answers.marks",
     "annotation.answers.spans",
     "annotation.curation",
+    "annotation.image_privacy",
     "annotation.ingest",
     "annotation.limits",
     "annotation.queue",
+    "annotation.redaction",
     "annotation.rulebook",
     "consensus.aggregation",
     "consensus.choice",
