@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-PURE = ["annotation.rulebook", "annotation.ingest", "annotation.curation", "annotation.queue", "consensus.metrics", "consensus.aggregation", "consensus.policy", "consensus.quality"]
+PURE = ["annotation.rulebook", "annotation.ingest", "annotation.curation", "annotation.queue", "consensus.metrics", "consensus.aggregation", "consensus.policy", "consensus.quality",
+        "annotation.rules.matchers", "annotation.rules.stats"]
 
 
 @pytest.mark.parametrize("module", PURE)
