@@ -6,7 +6,7 @@ import sys
 import pytest
 
 PURE = ["annotation.rulebook", "annotation.ingest", "annotation.curation", "annotation.queue", "consensus.metrics", "consensus.aggregation", "consensus.policy", "consensus.quality",
-        "annotation.rules.matchers", "annotation.rules.stats"]
+        "annotation.rules.matchers", "annotation.rules.stats", "consensus.labelmodel", "consensus.calibration"]
 
 
 @pytest.mark.parametrize("module", PURE)
