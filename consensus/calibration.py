@@ -18,9 +18,16 @@ with a confidence. The admin sets a target precision (say 0.97). Three questions
     grid point with at least ``start_items`` verified items above it (by default three times the
     fewest that can pass, or all of them: a first step on barely enough items fails on one error
     and ends the walk). This depends on the confidences only, not on right or wrong, so the order
-    stays fixed in advance. A grid point that adds no verified item to the one above is not a
-    measurement of anything below that one, so the threshold never goes below the lowest
-    verified confidence it was measured on.
+    stays fixed in advance. A grid point that adds no verified item to the one above measures
+    nothing new and is skipped, so the threshold never goes below the lowest verified confidence
+    it was measured on.
+    *A batch, not only a model*: the bound above is on the model's precision; the realised share
+    of right auto-labels among N items scatters around it (sd ≈ √(p(1−p)/N)). Given the
+    confidences of the items waiting (``pool_confidence``), each step bounds their realised
+    precision instead (``batch_lower_bound``, an exact prediction bound, at level ``alpha`` / 2:
+    whether a batch falls short is itself random, which the fixed sequence's argument does not
+    cover), so that the auto-labels actually made hold the target, not only the model in the
+    long run.
     *Too few to measure*: even with every verified item right, the bound reaches p only from
     n ≥ ln(alpha) / ln(p) items (99 for 0.97); below that nothing is auto-labeled, and
     ``Gate.reason`` says how many more are needed.
@@ -33,13 +40,17 @@ with a confidence. The admin sets a target precision (say 0.97). Three questions
     The audits, in the order their items were auto-labeled, are a random sample of the
     auto-labels. After each, the last ℓ audits are checked for every ℓ in ``WINDOWS``
     (25, 50, 100, …) that fits: if the one-sided upper bound of their precision (Clopper–
-    Pearson, level 1 − ``alpha`` / number of windows checked, a Bonferroni split) is below the
-    target, the audits show the precision has dropped, and auto-labeling stops. Short windows
-    catch a sharp drop soon; long ones a slow slide. The longest failing window marks the last
-    good audit (the one just before it); every auto-label made after that goes back to labeling.
+    Pearson, level 1 − ``alpha`` / number of windows, a Bonferroni split; ``alpha`` is
+    ``ALARM_ALPHA`` = 0.01, smaller than the gate's because the check looks again after every
+    audit and each look is a chance of a false stop) is below the target, the audits show the
+    precision has dropped, and auto-labeling stops. Short windows catch a sharp drop soon; long
+    ones a slow slide. Then the start of the drop is sought as far back as the audits allow: the
+    earliest audit from which the audits up to now, taken alone, are below the target (upper
+    bound at level 1 − ``alpha``). The audit before it is the last good one; every auto-label
+    made after that goes back to labeling.
     ``audits_to_detect`` says how many audits after a drop this takes: for precision falling to
-    0.89 against a target of 0.97, the 25-audit window catches it with probability 0.53 and the
-    100-audit window with 0.87 (at a 5% audit share, 500 and 2,000 auto-labels after the drop;
+    0.88 against a target of 0.97, the 50-audit window catches it with probability 0.56 and the
+    100-audit window with 0.86 (at a 5% audit share, 1,000 and 2,000 auto-labels after the drop;
     docs/benchmarks.md has the simulation).
 """
 
@@ -54,8 +65,9 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 ALPHA = 0.05
+ALARM_ALPHA = 0.02  # the audit check looks again after every audit: a smaller level per look
 GRID = tuple(np.round(np.concatenate([[0.999, 0.998, 0.995], np.arange(0.99, 0.499, -0.01)]), 3).tolist())
-WINDOWS = (25, 50, 100, 200, 400, 800, 1600, 3200)
+WINDOWS = (25, 50, 100, 200, 400, 800)
 AUDIT_SHARE = 0.05
 MIN_VERIFIED = 50  # verified items before a threshold is even sought, whatever the target
 START_FACTOR = 3  # the walk starts where this many times the items needed lie above (power for the first step)
@@ -97,6 +109,22 @@ class Gate:
     steps: list[dict] = field(default_factory=list)  # each grid point tested: threshold, n, correct, lower, passed
 
 
+def batch_lower_bound(correct: int, n: int, batch: int, alpha: float = ALPHA) -> float:
+    """A lower prediction bound, at level 1 − ``alpha``, on the share right among ``batch`` new
+    items, from ``correct`` of ``n`` verified, the new and the verified items being drawn alike.
+    Exact and free of the unknown precision: given the total right t among all n + ``batch``
+    items, how many of them fell among the verified is hypergeometric, so a batch with only y
+    right is ruled out when k or more right among the verified would then be rarer than
+    ``alpha`` (the two-sample conditional argument behind Thatcher's binomial prediction limits).
+    A batch of 700 auto-labels at a true precision of 0.975 falls below 0.97 one time in five;
+    this bound leaves room for that."""
+    if batch == 0:
+        return float(lower_bound(correct, n, alpha))
+    y = np.arange(batch + 1)
+    plausible = scipy_stats.hypergeom.sf(correct - 1, n + batch, correct + y, n) > alpha
+    return float(y[plausible].min()) / batch
+
+
 def choose_threshold(
     confidence: np.ndarray,
     correct: np.ndarray,
@@ -105,11 +133,14 @@ def choose_threshold(
     alpha: float = ALPHA,
     grid: Sequence[float] = GRID,
     start_items: int | None = None,
+    pool_confidence: np.ndarray | None = None,
 ) -> Gate:
     """The lowest confidence threshold whose precision on verified items clears ``target`` at
     confidence 1 − ``alpha``, by fixed-sequence testing down ``grid`` (module docstring).
     ``confidence``: the machine's confidence in its label for each verified item; ``correct``:
-    whether that label matched the verified one."""
+    whether that label matched the verified one. ``pool_confidence``: the confidences of the
+    items waiting to be labeled; given, the bound is on the realised precision of those that
+    would be auto-labeled (``batch_lower_bound``), not only on the model's."""
     if not 0 < target < 1:
         raise ValueError("target precision must be between 0 and 1")
     confidence = np.asarray(confidence, dtype=float)
@@ -119,10 +150,19 @@ def choose_threshold(
     needed = items_needed(target, alpha)
     start = min(START_FACTOR * needed, len(confidence)) if start_items is None else start_items
     verified = len(confidence)
+    pool = None if pool_confidence is None else np.sort(np.asarray(pool_confidence, dtype=float))
+
+    def bound(k: int, n: int, threshold: float) -> float:
+        if pool is None:
+            return float(lower_bound(k, n, alpha))
+        # at alpha / 2: whether a batch falls short is random, so the fixed sequence no longer
+        # guarantees its level by itself (measured in docs/benchmarks.md: at alpha 6 of 90 runs
+        # fell short, at alpha / 2 1 of 77)
+        return batch_lower_bound(k, n, len(pool) - int(np.searchsorted(pool, threshold, side="left")), alpha / 2)
 
     def gate(threshold, n, k, reason, steps):
         precision = k / n if n else None
-        low = float(lower_bound(k, n, alpha)) if n else None
+        low = bound(k, n, threshold if threshold is not None else 1.0) if n else None
         return Gate(threshold, target, verified, needed, n, k, precision, low, reason, steps)
 
     if verified < needed:
@@ -138,7 +178,9 @@ def choose_threshold(
         return gate(None, 0, 0, f"Fewer than {start} verified items lie above any threshold of the grid.", [])
     steps, chosen = [], None
     for i in range(first[0], len(points)):
-        low = float(lower_bound(k_at[i], n_at[i], alpha))
+        if steps and n_at[i] == steps[-1]["n"]:
+            continue  # no verified item between this point and the last: nothing new to measure
+        low = bound(int(k_at[i]), int(n_at[i]), float(points[i]))
         passed = low >= target
         steps.append({"threshold": float(points[i]), "n": int(n_at[i]), "correct": int(k_at[i]), "lower": low,
                       "passed": bool(passed)})  # fmt: skip
@@ -149,12 +191,9 @@ def choose_threshold(
         s = steps[0]
         return gate(None, s["n"], s["correct"], f"Precision is not shown to reach {target:g}: at confidence "
                     f"{s['threshold']:g} its lower bound is {s['lower']:.3f}.", steps)  # fmt: skip
-    # grid points that add no verified item are not measured: keep the highest with the same items
-    chosen = int(np.flatnonzero(n_at == n_at[chosen])[0])
-    n, k = int(n_at[chosen]), int(k_at[chosen])
-    return gate(float(points[chosen]), n, k, f"Auto-labeling where confidence ≥ {points[chosen]:g}: {k} of {n} "
-                f"verified items right, precision ≥ {float(lower_bound(k, n, alpha)):.3f} at "
-                f"{1 - alpha:.0%} confidence.", steps)  # fmt: skip
+    n, k, threshold = int(n_at[chosen]), int(k_at[chosen]), float(points[chosen])
+    return gate(threshold, n, k, f"Auto-labeling where confidence ≥ {threshold:g}: {k} of {n} verified items "
+                f"right, precision ≥ {bound(k, n, threshold):.3f} at {1 - alpha:.0%} confidence.", steps)  # fmt: skip
 
 
 def audit_select(item_ids: Sequence[int | str], *, share: float = AUDIT_SHARE, seed: int | str = 0) -> np.ndarray:
@@ -194,7 +233,7 @@ def audit_check(
     positions: Sequence[int] | None = None,
     *,
     target: float,
-    alpha: float = ALPHA,
+    alpha: float = ALARM_ALPHA,
     windows: Sequence[int] = WINDOWS,
 ) -> AuditCheck:
     """Whether the audits so far show precision fell below ``target`` (module docstring).
@@ -210,7 +249,7 @@ def audit_check(
     fitting = _windows(n, windows)
     failing = None
     if fitting:
-        level = alpha / len(fitting)
+        level = alpha / len(windows)  # every window counts, so the level never depends on how many fit yet
         tail = np.concatenate([[0], np.cumsum(correct[::-1])])  # correct among the last w audits
         for w in fitting:
             upper = float(upper_bound(tail[w], w, level))
@@ -220,18 +259,30 @@ def audit_check(
         return AuditCheck(False, n, k, *overall, None, None, None, None, None,
                           f"Audits hold: {k} of {n} auto-labels confirmed.")  # fmt: skip
     w, kw, upper = failing
-    last_good = n - w - 1 if n - w - 1 >= 0 else None
+    last_good = _last_good(correct, target, alpha)
     return_from = int(positions[last_good]) + 1 if last_good is not None else 0
     reason = (f"Auto-labeling stopped: the last {w} audits confirmed {kw}, so precision is below {target:g} "
               f"(upper bound {upper:.3f}); auto-labels since the last good audit go back to labeling.")
     return AuditCheck(True, n, k, *overall, w, kw, upper, last_good, return_from, reason)
 
 
+def _last_good(correct: np.ndarray, target: float, alpha: float) -> int | None:
+    """Where the drop began, as far back as the audits allow: the audit just before the earliest
+    start s whose run of audits s … now, taken alone, is below ``target`` (upper bound at level
+    1 − ``alpha``). Pre-drop audits dilute a run, so the earliest failing start lies at or before
+    the drop unless it came just after a run of errors by chance; None when it is the first."""
+    n = len(correct)
+    right_from = np.cumsum(correct[::-1])[::-1]  # correct among audits s … n−1
+    failing = np.flatnonzero(upper_bound(right_from, n - np.arange(n), alpha) < target)
+    start = int(failing[0]) if len(failing) else n - 1
+    return start - 1 if start > 0 else None
+
+
 def audits_to_detect(
     precision_after: float,
     *,
     target: float,
-    alpha: float = ALPHA,
+    alpha: float = ALARM_ALPHA,
     power: float = 0.8,
     windows: Sequence[int] = WINDOWS,
     max_audits: int = 100_000,
@@ -243,7 +294,7 @@ def audits_to_detect(
     for w in windows:
         if w > max_audits:
             break
-        level = alpha / len(_windows(w, windows))
+        level = alpha / len(windows)
         ks = np.arange(w + 1)
         fails = upper_bound(ks, w, level) < target
         if not fails.any():

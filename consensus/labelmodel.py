@@ -159,7 +159,7 @@ def fit_label_model(
     verified: np.ndarray | None = None,
     smoothing: float = 10.0,
     diagonal: float = 1.0,
-    tol: float = 1e-5,
+    tol: float = 1e-4,
     max_iter: int = 1000,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
     """EM for the label model of the module docstring: (posterior, confusion, class prior,

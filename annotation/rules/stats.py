@@ -85,8 +85,9 @@ def rule_stats(matrix: np.ndarray, *, truth: np.ndarray | None = None, confidenc
     count = labeled.sum(1)
     overlapped = count > 1
     if m:
-        top = np.where(labeled, matrix, np.iinfo(np.int32).min).max(1)
-        bottom = np.where(labeled, matrix, np.iinfo(np.int32).max).min(1)
+        top = matrix.max(1)  # abstain (-1) is below every label
+        # a sentinel of the matrix's own type: a wider one would wrap around in an int16 matrix
+        bottom = np.where(labeled, matrix, np.array(np.iinfo(matrix.dtype).max, dtype=matrix.dtype)).min(1)
         conflicted = (count > 1) & (top != bottom)
     else:
         conflicted = np.zeros(n, dtype=bool)

@@ -109,3 +109,12 @@ def test_matches_the_definitions_item_by_item(matrix, rnd):
     assert (s.conflicts <= s.overlaps + 1e-12).all() and (s.overlaps <= s.coverage + 1e-12).all()
     judged = s.judged > 0
     assert ((s.accuracy_low[judged] <= s.accuracy[judged] + 1e-12) & (s.accuracy[judged] <= s.accuracy_high[judged] + 1e-12)).all()
+
+
+def test_int16_matrices_as_apply_returns_them_give_the_same_figures():
+    """``matchers.apply`` returns int16; a sentinel outside int16 once wrapped around and made
+    every overlap a conflict."""
+    matrix = np.array([[0, 0, -1], [0, 1, -1], [1, 1, 1], [-1, -1, 0]])
+    wide, narrow = rule_stats(matrix), rule_stats(matrix.astype(np.int16))
+    assert narrow.conflicts.tolist() == wide.conflicts.tolist() == pytest.approx([0.25, 0.25, 0.0])
+    assert narrow.label_conflict == wide.label_conflict == 0.25
