@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import bz2
 import csv
-import io
 import os
 import platform
 import sys
