@@ -124,7 +124,8 @@ def main() -> None:
           f"false stops before the drift: {sum(r.get('false_stop', False) for r in opened)}; "
           f"every drifted auto-label sent back: {sum(r['all_drifted_returned'] for r in stops)} of {len(stops)}; "
           f"pre-drift auto-labels sent back too: {min(r['returned_before_drift'] for r in stops):,}–"
-          f"{max(r['returned_before_drift'] for r in stops):,}")  # fmt: skip
+          f"{max(r['returned_before_drift'] for r in stops):,} "
+          f"(median {np.median([r['returned_before_drift'] for r in stops]):,.0f})")  # fmt: skip
     print(f"({time.perf_counter() - started:.1f} s)")
 
 
