@@ -166,7 +166,7 @@ def fit_label_model(
     iterations, converged). ``verified``: per item a label index or ``UNKNOWN``.
 
     Items with the same votes (and the same verified label) have the same posterior, and a rule
-    set has far fewer distinct rows than items (12 rules over 12,752 reviews: a few hundred), so
+    set has far fewer distinct rows than items (12 rules over 12,752 reviews: 111), so
     EM runs over the distinct rows, each weighted by how many items share it."""
     matrix = np.asarray(matrix)
     n, m = matrix.shape

@@ -394,6 +394,8 @@ class CompiledRules:
         prediction); any of them may be absent, and rules that need an absent one abstain —
         except text rules, which need ``texts``. ``n_items`` is needed when all three are absent."""
         n = _n_items(texts, metadata, predictions, n_items)
+        if predictions is not None and np.shape(predictions)[1:] != (len(self.labels),):
+            raise ValueError(f"predictions must be items × {len(self.labels)} labels, not {np.shape(predictions)}")
         matrix = np.full((n, len(self.rules)), ABSTAIN, dtype=np.int16)
         if len(self.text_columns):
             if texts is None:

@@ -137,6 +137,8 @@ def test_rules_needing_absent_inputs_abstain_but_text_rules_need_texts():
     assert (m.apply(rules, labels=LABELS, n_items=3) == ABSTAIN).all()
     with pytest.raises(ValueError, match="texts"):
         m.apply([Rule("pos", Keywords(("a",)))], labels=LABELS, metadata=[{}])
+    with pytest.raises(ValueError, match="2 labels"):
+        m.apply(rules, labels=LABELS, predictions=np.zeros((2, 3)))
     with pytest.raises(ValueError, match="disagree"):
         m.apply(rules, labels=LABELS, metadata=[{}], predictions=np.zeros((2, 2)))
 
