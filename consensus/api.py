@@ -22,7 +22,7 @@ from consensus.selectors import ground_truth_export
 from consensus.services import consensus_reestimate
 
 
-class VotesUploadSerializer(serializers.Serializer):
+class VotesUploadSerializer(StrictSerializer):
     votes = serializers.FileField(help_text="CSV with the columns item,annotator,label.")
     gold = serializers.FileField(required=False, help_text="Optional CSV with the columns item,label.")
     create_items = Boolean(

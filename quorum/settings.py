@@ -210,6 +210,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "annotation.api.pagination.Pagination",
     "PAGE_SIZE": 100,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Bodies are JSON; only the upload endpoints (imports, votes import, the token login form) take
+    # multipart or form data, and say so themselves. A malformed multipart body would otherwise
+    # parse as an empty one and a PATCH with it would answer 200 having changed nothing.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Quorum API",

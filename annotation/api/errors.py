@@ -34,7 +34,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code = next((c for cls, c in STATUS.items() if isinstance(exc, cls)), 400)
         return Response(body, status=code)
     response = drf_exception_handler(exc, context)
-    if response is None or response.status_code != 400:
+    if response is None:
+        return response
+    if response.status_code != 400:
+        # {detail, code} like every other error: 401, 403, 404, 405, 406, 415, 429 from DRF itself
+        if isinstance(response.data, dict) and set(response.data) == {"detail"}:
+            response.data["code"] = getattr(exc, "default_code", "error")
         return response
     if isinstance(response.data, dict) and set(response.data) == {"detail"}:
         # e.g. a body that is not JSON

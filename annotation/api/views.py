@@ -141,7 +141,11 @@ class RulebookDraftApi(APIView):
 
     @extend_schema(
         request=s.RulebookDraftInSerializer,
-        responses={200: s.RulebookDraftOutSerializer, **ERRORS},
+        responses={
+            200: s.RulebookDraftOutSerializer,
+            409: OpenApiResponse(description="`based_on` is not the draft's last save: someone saved it since; nothing was overwritten."),
+            **ERRORS,
+        },
         summary="Replace the draft (admin). It is saved even with problems; they are listed.",
     )
     def put(self, request: Request, slug: str) -> Response:

@@ -44,17 +44,40 @@ def test_booleans_in_json_are_true_or_false(team, value):
     assert api_client(team.admin).patch(f"/api/projects/{team.project.slug}/", {"gold_feedback": True}, format="json").json()["gold_feedback"] is True
 
 
-def test_booleans_in_a_form_are_text(team):
-    response = api_client(team.admin).patch(f"/api/projects/{team.project.slug}/", {"review_unsure": "true"}, format="multipart")
-    assert response.status_code == 200 and response.json()["review_unsure"] is True
+def _upload(team, **fields):
+    import io
+
+    rows = io.BytesIO(b'{"id": "a", "text": "one row"}\n')
+    rows.name = "rows.jsonl"
+    return api_client(team.admin).post(f"/api/projects/{team.project.slug}/imports/", {"file": rows, **fields}, format="multipart")
+
+
+def test_booleans_in_a_form_are_the_words_true_or_false(team):
+    assert _upload(team, background="true").status_code == 202
+    _refused(_upload(team, background="y"), "background")
 
 
 def test_an_empty_form_value_is_refused_not_read_as_the_default(team):
+    import io
+
     publish(team, "cat", "dog")
+    votes = io.BytesIO(b"item,annotator,label\na,w1,cat\n")
+    votes.name = "votes.csv"
     response = api_client(team.admin).post(
-        f"/api/projects/{team.project.slug}/consensus/", "method=", content_type="application/x-www-form-urlencoded"
+        f"/api/projects/{team.project.slug}/votes/import/", {"votes": votes, "create_items": ""}, format="multipart"
     )
-    _refused(response, "method")
+    _refused(response, "create_items")
+
+
+@pytest.mark.parametrize("fmt", ["multipart", "application/x-www-form-urlencoded"])
+def test_a_json_endpoint_refuses_a_form_body_instead_of_reading_it_as_empty(team, fmt):
+    """A malformed multipart PATCH parsed as an empty one and answered 200 having changed nothing."""
+    url = f"/api/projects/{team.project.slug}/"
+    if fmt == "multipart":
+        response = api_client(team.admin).patch(url, {"review_unsure": "true"}, format="multipart")
+    else:
+        response = api_client(team.admin).patch(url, "review_unsure=true", content_type=fmt)
+    assert response.status_code == 415 and response.json()["code"] == "unsupported_media_type"
 
 
 def test_an_item_id_beyond_any_row_is_refused_not_a_server_error(team):
