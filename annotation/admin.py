@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import AuditEvent, ImportJob, Item, Membership, Project, RulebookVersion
+from annotation.models import AuditEvent, ImportJob, Item, Membership, Project, RulebookVersion
 
 admin.site.register([Project, Membership, RulebookVersion, ImportJob])
 

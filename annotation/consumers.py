@@ -19,9 +19,9 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from . import events, selectors
-from .exceptions import ProjectNotFound
-from .models import Role
+from annotation import events, selectors
+from annotation.exceptions import ProjectNotFound
+from annotation.models import Role
 
 CLOSE_NOT_FOUND = 4404
 MAX_MESSAGE = 1024  # characters; a ping is 16

@@ -20,9 +20,9 @@ from django.db import connection, transaction
 from django.db.models import Count, Model, Q, QuerySet
 from django.utils import timezone
 
-from . import curation, events
-from .exceptions import ValidationFailed
-from .models import (
+from annotation import curation, events
+from annotation.exceptions import ValidationFailed
+from annotation.models import (
     AuditEvent,
     CurationDecision,
     DuplicateCluster,
@@ -31,7 +31,7 @@ from .models import (
     ItemState,
     Project,
 )
-from .services import audit_record, leases_revoke_items
+from annotation.services import audit_record, leases_revoke_items
 
 FLAG_NAMES = {
     "near_duplicate": "Near-duplicates",

@@ -7,8 +7,8 @@ from typing import Any
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
-from .models import ItemKind, ItemState, Project, QuestionType, Role
-from .services import CURATION_RANGES, CURATION_SETTINGS
+from annotation.models import ItemKind, ItemState, Project, QuestionType, Role
+from annotation.services import CURATION_RANGES, CURATION_SETTINGS
 
 SETTINGS_FIELDS = [
     "min_votes", "max_votes", "promote_posterior", "promote_agreement", "gold_rate", "lease_seconds",

@@ -32,7 +32,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from .curation import exif_metadata, flat_exif
+from annotation.curation import exif_metadata, flat_exif
 
 _ORIENTATION = 0x0112
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825

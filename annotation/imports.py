@@ -23,11 +23,11 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from . import curating, curation, events, ingest
-from .exceptions import ValidationFailed
-from .models import ImportJob, ImportStatus, Item, ItemKind, ItemState, Project, QuestionType
-from .selectors import rulebook_current
-from .services import audit_record
+from annotation import curating, curation, events, ingest
+from annotation.exceptions import ValidationFailed
+from annotation.models import ImportJob, ImportStatus, Item, ItemKind, ItemState, Project, QuestionType
+from annotation.selectors import rulebook_current
+from annotation.services import audit_record
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def import_start(*, job: ImportJob, background: bool | None = None) -> ImportJob
     its upload's: a zip of 1 MB can hold a gigabyte. ``background=True`` sends even a small one.
     With the immediate backend (the embedded default) the task also runs in-process.
     """
-    from .tasks import import_run_task
+    from annotation.tasks import import_run_task
 
     size = ingest.source_bytes(Path(job.source_path), job.format)
     background = bool(background) or size > settings.QUORUM_IMPORT_INLINE_BYTES

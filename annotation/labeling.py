@@ -27,9 +27,9 @@ from django.utils import timezone
 
 from consensus.services import item_decide, item_undone
 
-from . import events, queue
-from . import rulebook as rb
-from .exceptions import (
+from annotation import events, queue
+from annotation import rulebook as rb
+from annotation.exceptions import (
     AlreadyVoted,
     AnswerFinal,
     Conflict,
@@ -40,7 +40,7 @@ from .exceptions import (
     Suspended,
     ValidationFailed,
 )
-from .models import (
+from annotation.models import (
     LEASES_EXCLUDING_ITEM,
     Item,
     ItemState,
@@ -53,7 +53,7 @@ from .models import (
     Vote,
     VoteKind,
 )
-from .selectors import rulebook_current
+from annotation.selectors import rulebook_current
 
 
 def _current_rulebook(project: Project) -> RulebookVersion:

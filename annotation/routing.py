@@ -11,7 +11,7 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from django.urls import path, re_path
 
-from .consumers import NoRouteConsumer, ProjectConsumer
+from annotation.consumers import NoRouteConsumer, ProjectConsumer
 
 websocket_urlpatterns = [
     path("ws/projects/<slug:slug>/", ProjectConsumer.as_asgi()),

@@ -12,9 +12,9 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from . import rulebook as rb
-from .exceptions import NotFound, ProjectNotFound, RoleRequired
-from .models import (
+from annotation import rulebook as rb
+from annotation.exceptions import NotFound, ProjectNotFound, RoleRequired
+from annotation.models import (
     ROLE_RANK,
     AuditEvent,
     ClarificationNote,
@@ -253,7 +253,7 @@ def audit_list(*, project: Project) -> QuerySet[AuditEvent]:
 
 def annotator_progress(*, project: Project, annotator: User) -> dict[str, int]:
     """What the annotator did today and in all, and how many items are still open to them."""
-    from .models import LEASES_EXCLUDING_ITEM, Lease, Vote, VoteKind
+    from annotation.models import LEASES_EXCLUDING_ITEM, Lease, Vote, VoteKind
 
     start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     counts = Vote.objects.filter(project=project, annotator_id=annotator.pk).aggregate(

@@ -18,10 +18,10 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
-from . import events, limits
-from . import rulebook as rb
-from .exceptions import Conflict, NotFound, ValidationFailed
-from .models import (
+from annotation import events, limits
+from annotation import rulebook as rb
+from annotation.exceptions import Conflict, NotFound, ValidationFailed
+from annotation.models import (
     AuditEvent,
     Item,
     ItemState,
@@ -34,7 +34,7 @@ from .models import (
     RulebookStatus,
     RulebookVersion,
 )
-from .selectors import rulebook_current, rulebook_document, rulebook_draft
+from annotation.selectors import rulebook_current, rulebook_document, rulebook_draft
 
 CURATION_SETTINGS = (
     "near_duplicate_distance",

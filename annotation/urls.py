@@ -2,7 +2,7 @@ from django.urls import path
 
 import consensus.views as consensus_views
 
-from . import views
+from annotation import views
 
 urlpatterns = [
     path("", views.project_list, name="project-list"),

@@ -21,10 +21,10 @@ from django.views.decorators.http import require_http_methods
 from consensus import review
 from consensus.importing import votes_import
 
-from . import accounts, curating, imports, selectors, services
-from . import rulebook as rb
-from .exceptions import Conflict, NotFound, ProjectNotFound, RoleRequired, ValidationFailed
-from .forms import (
+from annotation import accounts, curating, imports, selectors, services
+from annotation import rulebook as rb
+from annotation.exceptions import Conflict, NotFound, ProjectNotFound, RoleRequired, ValidationFailed
+from annotation.forms import (
     CurationDecisionForm,
     CurationThresholdsForm,
     ImportForm,
@@ -37,7 +37,7 @@ from .forms import (
     RulebookForm,
     VotesImportForm,
 )
-from .models import ItemKind, Role
+from annotation.models import ItemKind, Role
 
 View = Callable[..., HttpResponse]
 

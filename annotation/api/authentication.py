@@ -9,7 +9,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
-from .. import accounts
+from annotation import accounts
 
 
 class TokenExpired(exceptions.AuthenticationFailed):

@@ -11,10 +11,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import labeling, selectors
-from ..models import ItemKind, Lease, Vote, VoteKind
-from .serializers import Boolean, ItemId
-from .views import ERRORS, _access
+from annotation import labeling, selectors
+from annotation.models import ItemKind, Lease, Vote, VoteKind
+from annotation.api.serializers import Boolean, ItemId
+from annotation.api.views import ERRORS, _access
 
 CONFLICTS = {
     409: OpenApiResponse(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 from rest_framework.utils import html
 
-from ..models import (
+from annotation.models import (
     AuditEvent,
     ImportJob,
     Item,

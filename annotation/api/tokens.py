@@ -14,8 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import accounts
-from .authentication import ExpiringTokenAuthentication
+from annotation import accounts
+from annotation.api.authentication import ExpiringTokenAuthentication
 
 TOKEN_OUT = inline_serializer(
     "TokenOut",

@@ -2,7 +2,7 @@ from django.urls import path, register_converter
 
 from consensus import api as consensus_api
 
-from . import labeling, views
+from annotation.api import labeling, views
 
 
 class RowId:

@@ -10,9 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import curating, imports, selectors, services
-from ..models import Role
-from . import serializers as s
+from annotation import curating, imports, selectors, services
+from annotation.models import Role
+from annotation.api import serializers as s
 
 ERRORS = {
     400: OpenApiResponse(description="Invalid input: `detail` and a list of `errors` with field and reason."),
