@@ -1,6 +1,9 @@
 from django.contrib import admin
 
-from annotation.models import AuditEvent, ImportJob, Item, Membership, Project, RulebookVersion
+from annotation.imports.models import ImportJob
+from annotation.items.models import Item
+from annotation.projects.models import AuditEvent, Membership, Project
+from annotation.rulebook.models import RulebookVersion
 
 admin.site.register([Project, Membership, RulebookVersion, ImportJob])
 

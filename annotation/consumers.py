@@ -21,7 +21,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from annotation import events, selectors
 from annotation.exceptions import ProjectNotFound
-from annotation.models import Role
+from annotation.projects.models import Role
 
 CLOSE_NOT_FOUND = 4404
 MAX_MESSAGE = 1024  # characters; a ping is 16

@@ -21,16 +21,10 @@ from django.db.models import Count, Model, Q, QuerySet
 from django.utils import timezone
 
 from annotation import curation, events
+from annotation.curation.models import CurationDecision, DuplicateCluster
 from annotation.exceptions import ValidationFailed
-from annotation.models import (
-    AuditEvent,
-    CurationDecision,
-    DuplicateCluster,
-    Item,
-    ItemKind,
-    ItemState,
-    Project,
-)
+from annotation.items.models import Item, ItemState
+from annotation.projects.models import AuditEvent, ItemKind, Project
 from annotation.services import audit_record, leases_revoke_items
 
 FLAG_NAMES = {

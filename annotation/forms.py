@@ -7,7 +7,8 @@ from typing import Any
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
-from annotation.models import ItemKind, ItemState, Project, QuestionType, Role
+from annotation.items.models import ItemState
+from annotation.projects.models import ItemKind, Project, QuestionType, Role
 from annotation.services import CURATION_RANGES, CURATION_SETTINGS
 
 SETTINGS_FIELDS = [

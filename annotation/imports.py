@@ -25,7 +25,9 @@ from django.utils import timezone
 
 from annotation import curating, curation, events, ingest
 from annotation.exceptions import ValidationFailed
-from annotation.models import ImportJob, ImportStatus, Item, ItemKind, ItemState, Project, QuestionType
+from annotation.imports.models import ImportJob, ImportStatus
+from annotation.items.models import Item, ItemState
+from annotation.projects.models import ItemKind, Project, QuestionType
 from annotation.selectors import rulebook_current
 from annotation.services import audit_record
 

@@ -25,8 +25,6 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from consensus.services import item_decide, item_undone
-
 from annotation import events, queue
 from annotation import rulebook as rb
 from annotation.exceptions import (
@@ -40,20 +38,12 @@ from annotation.exceptions import (
     Suspended,
     ValidationFailed,
 )
-from annotation.models import (
-    LEASES_EXCLUDING_ITEM,
-    Item,
-    ItemState,
-    Lease,
-    LeaseStatus,
-    Membership,
-    Project,
-    QuestionType,
-    RulebookVersion,
-    Vote,
-    VoteKind,
-)
+from annotation.items.models import Item, ItemState
+from annotation.labeling.models import LEASES_EXCLUDING_ITEM, Lease, LeaseStatus, Vote, VoteKind
+from annotation.projects.models import Membership, Project, QuestionType
+from annotation.rulebook.models import RulebookVersion
 from annotation.selectors import rulebook_current
+from consensus.services import item_decide, item_undone
 
 
 def _current_rulebook(project: Project) -> RulebookVersion:

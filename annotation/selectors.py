@@ -14,22 +14,11 @@ from django.utils import timezone
 
 from annotation import rulebook as rb
 from annotation.exceptions import NotFound, ProjectNotFound, RoleRequired
-from annotation.models import (
-    ROLE_RANK,
-    AuditEvent,
-    ClarificationNote,
-    ImportJob,
-    Item,
-    ItemState,
-    Lease,
-    LeaseStatus,
-    Membership,
-    Project,
-    Role,
-    RulebookStatus,
-    RulebookVersion,
-    Vote,
-)
+from annotation.imports.models import ImportJob
+from annotation.items.models import Item, ItemState
+from annotation.labeling.models import Lease, LeaseStatus, Vote
+from annotation.projects.models import ROLE_RANK, AuditEvent, Membership, Project, Role
+from annotation.rulebook.models import ClarificationNote, RulebookStatus, RulebookVersion
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -253,7 +242,7 @@ def audit_list(*, project: Project) -> QuerySet[AuditEvent]:
 
 def annotator_progress(*, project: Project, annotator: User) -> dict[str, int]:
     """What the annotator did today and in all, and how many items are still open to them."""
-    from annotation.models import LEASES_EXCLUDING_ITEM, Lease, Vote, VoteKind
+    from annotation.labeling.models import LEASES_EXCLUDING_ITEM, Lease, Vote, VoteKind
 
     start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     counts = Vote.objects.filter(project=project, annotator_id=annotator.pk).aggregate(

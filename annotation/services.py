@@ -21,19 +21,10 @@ from django.utils.text import slugify
 from annotation import events, limits
 from annotation import rulebook as rb
 from annotation.exceptions import Conflict, NotFound, ValidationFailed
-from annotation.models import (
-    AuditEvent,
-    Item,
-    ItemState,
-    Lease,
-    LeaseStatus,
-    Membership,
-    Project,
-    QuestionType,
-    Role,
-    RulebookStatus,
-    RulebookVersion,
-)
+from annotation.items.models import Item, ItemState
+from annotation.labeling.models import Lease, LeaseStatus
+from annotation.projects.models import AuditEvent, Membership, Project, QuestionType, Role
+from annotation.rulebook.models import RulebookStatus, RulebookVersion
 from annotation.selectors import rulebook_current, rulebook_document, rulebook_draft
 
 CURATION_SETTINGS = (

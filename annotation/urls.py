@@ -1,7 +1,6 @@
 from django.urls import path
 
 import consensus.views as consensus_views
-
 from annotation import views
 
 urlpatterns = [

@@ -18,9 +18,6 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-from consensus import review
-from consensus.importing import votes_import
-
 from annotation import accounts, curating, imports, selectors, services
 from annotation import rulebook as rb
 from annotation.exceptions import Conflict, NotFound, ProjectNotFound, RoleRequired, ValidationFailed
@@ -37,7 +34,9 @@ from annotation.forms import (
     RulebookForm,
     VotesImportForm,
 )
-from annotation.models import ItemKind, Role
+from annotation.projects.models import ItemKind, Role
+from consensus import review
+from consensus.importing import votes_import
 
 View = Callable[..., HttpResponse]
 

@@ -139,7 +139,8 @@ def load(votes: int, per_item: int) -> None:
     from django.db import connection
 
     from annotation import services
-    from annotation.models import ExternalAnnotator, Item, Vote
+    from annotation.items.models import Item
+    from annotation.labeling.models import ExternalAnnotator, Vote
 
     started = time.perf_counter()
     admin = get_user_model().objects.create_user("bench-admin")
@@ -323,8 +324,9 @@ def reset(project: Any) -> float:
     """Back to the state after loading: items queued, no ground truth, no estimates."""
     from django.db import connection, transaction
 
-    from annotation.models import AuditEvent, Item, ItemState
-    from consensus.models import Estimate, GroundTruth, ReestimateRequest, Reliability
+    from annotation.items.models import Item, ItemState
+    from annotation.projects.models import AuditEvent
+    from consensus.decisions.models import Estimate, GroundTruth, ReestimateRequest, Reliability
 
     started = time.perf_counter()
     with transaction.atomic():
@@ -398,11 +400,11 @@ def print_breakdown(timers: Timers, wall: float) -> None:
 def measure(votes: int, per_item: int) -> None:
     base_rss = rss_mb()
     django_setup()
-    from annotation.models import Project
+    from annotation.projects.models import Project
     from consensus import aggregation, services
     from consensus.adapters import project_votes
+    from consensus.decisions.models import Estimate
     from consensus.metrics import alpha_from_counts, value_counts
-    from consensus.models import Estimate
 
     project = Project.objects.select_related("current_rulebook").get(slug=SLUG)
     django_rss = rss_mb()

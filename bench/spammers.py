@@ -85,7 +85,8 @@ def simulate(
     from django.contrib.auth import get_user_model
 
     from annotation import labeling, services
-    from annotation.models import Item, ItemState, Role
+    from annotation.items.models import Item, ItemState
+    from annotation.projects.models import Role
     from consensus.annotators import annotator_suspend
     from consensus.importing import project_create_for_votes
     from consensus.quality_report import annotator_quality

@@ -17,7 +17,9 @@ import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from annotation.models import ExternalAnnotator, Item, ItemState, Membership, Vote, VoteKind
+from annotation.items.models import Item, ItemState
+from annotation.labeling.models import ExternalAnnotator, Vote, VoteKind
+from annotation.projects.models import Membership
 from consensus.aggregation import NO_GOLD
 from consensus.metrics import Votes
 

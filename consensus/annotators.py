@@ -22,17 +22,9 @@ from django.utils import timezone
 
 from annotation import events
 from annotation.exceptions import Conflict, NotFound, ValidationFailed
-from annotation.models import (
-    ExternalAnnotator,
-    Item,
-    Lease,
-    LeaseStatus,
-    Membership,
-    Project,
-    Role,
-    Vote,
-    VoteKind,
-)
+from annotation.items.models import Item
+from annotation.labeling.models import ExternalAnnotator, Lease, LeaseStatus, Vote, VoteKind
+from annotation.projects.models import Membership, Project, Role
 from annotation.services import audit_record
 from consensus.services import item_decide, reestimate_request
 

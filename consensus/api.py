@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from annotation.api.serializers import Boolean, StrictSerializer
 from annotation.api.views import ERRORS, _access
-from annotation.models import Role
+from annotation.projects.models import Role
 from consensus import aggregation
 from consensus.importing import votes_import
 from consensus.selectors import ground_truth_export

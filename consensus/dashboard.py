@@ -18,9 +18,13 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from annotation.curating import curation_counts
-from annotation.models import ImportJob, ItemState, Lease, LeaseStatus, Project, Vote, VoteKind
+from annotation.imports.models import ImportJob
+from annotation.items.models import ItemState
+from annotation.labeling.models import Lease, LeaseStatus, Vote, VoteKind
+from annotation.projects.models import Project
 from annotation.selectors import project_progress
-from consensus.models import Estimate, GroundTruth, ReviewCase, ReviewReason
+from consensus.decisions.models import Estimate, GroundTruth
+from consensus.review.models import ReviewCase, ReviewReason
 
 HOURS = 24
 ESTIMATES = 40

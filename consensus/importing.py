@@ -31,16 +31,9 @@ from django.utils.text import slugify
 from annotation import ingest
 from annotation import services as annotation_services
 from annotation.exceptions import ValidationFailed
-from annotation.models import (
-    ExternalAnnotator,
-    Item,
-    ItemKind,
-    ItemState,
-    Project,
-    QuestionType,
-    Vote,
-    VoteKind,
-)
+from annotation.items.models import Item, ItemState
+from annotation.labeling.models import ExternalAnnotator, Vote, VoteKind
+from annotation.projects.models import ItemKind, Project, QuestionType
 from annotation.rulebook import KEY_RE
 from annotation.services import audit_record
 from consensus.adapters import suspended_voters

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 from django.db.models import Count, Q
 
-from annotation.models import ExternalAnnotator, Membership, Project, Role, Vote, VoteKind
+from annotation.labeling.models import ExternalAnnotator, Vote, VoteKind
+from annotation.projects.models import Membership, Project, Role
 from consensus import adapters, quality
-from consensus.models import Estimate, Reliability
+from consensus.decisions.models import Estimate, Reliability
 from consensus.reports import scale_color
 from consensus.selectors import estimate_latest
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from annotation.models import Project
+from annotation.projects.models import Project
 from consensus import adapters, metrics
-from consensus.models import Estimate, Reliability
+from consensus.decisions.models import Estimate, Reliability
 from consensus.selectors import estimate_latest
 
 BOOTSTRAP_SAMPLES = 1000

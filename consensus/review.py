@@ -21,21 +21,12 @@ from django.utils import timezone
 
 from annotation import events
 from annotation.exceptions import Conflict, NotFound, ValidationFailed
-from annotation.models import (
-    ClarificationNote,
-    Item,
-    ItemState,
-    Project,
-)
+from annotation.items.models import Item, ItemState
+from annotation.projects.models import Project
+from annotation.rulebook.models import ClarificationNote
 from annotation.services import audit_record, leases_revoke_items
-from consensus.models import (
-    REVIEW_PRIORITY,
-    GroundTruth,
-    GroundTruthSource,
-    ReviewCase,
-    ReviewReason,
-    ReviewResolution,
-)
+from consensus.decisions.models import GroundTruth, GroundTruthSource
+from consensus.review.models import REVIEW_PRIORITY, ReviewCase, ReviewReason, ReviewResolution
 from consensus.selectors import item_consensus, votes_with_label
 
 MAX_REASON = 2000

@@ -12,11 +12,14 @@ import numpy as np
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, When
 from django.utils import timezone
 
-from annotation.models import AuditEvent, Item, ItemState, Project, QuestionType, Vote, VoteKind
+from annotation.items.models import Item, ItemState
+from annotation.labeling.models import Vote, VoteKind
+from annotation.projects.models import AuditEvent, Project, QuestionType
 from consensus import aggregation
 from consensus.adapters import ItemVote, ProjectVotes, display_name, item_votes, project_votes
+from consensus.decisions.models import Estimate, GroundTruth, Reliability
 from consensus.metrics import alpha_from_counts, value_counts
-from consensus.models import Estimate, GroundTruth, Reliability, ReviewCase
+from consensus.review.models import ReviewCase
 
 UNESTIMATED_ACCURACY = 0.8  # what a vote is assumed worth before any estimate exists
 

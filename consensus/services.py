@@ -24,22 +24,22 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation import events
-from annotation.models import Item, ItemState, Project, Vote, VoteKind
+from annotation.items.models import Item, ItemState
+from annotation.labeling.models import Vote, VoteKind
+from annotation.projects.models import Project
 from annotation.queue import votes_needed
 from annotation.services import audit_record
 from consensus import aggregation, policy
 from consensus.adapters import ProjectVotes, insert_rows, items_move
-from consensus.models import (
+from consensus.decisions.models import (
     Estimate,
     GroundTruth,
     GroundTruthSource,
     ReestimateRequest,
     Reliability,
-    ReviewCase,
-    ReviewReason,
-    ReviewResolution,
 )
 from consensus.review import review_case_close, review_cases_open
+from consensus.review.models import ReviewCase, ReviewReason, ReviewResolution
 from consensus.selectors import (
     UNESTIMATED_ACCURACY,
     Computed,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from annotation.models import Project
+from annotation.projects.models import Project
 from consensus.aggregation import DEFAULT_METHOD
 from consensus.services import consensus_reestimate
 

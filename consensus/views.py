@@ -15,11 +15,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from annotation.exceptions import Conflict, NotFound, ValidationFailed
-from annotation.models import ClarificationNote, Role
+from annotation.projects.models import Role
+from annotation.rulebook.models import ClarificationNote
 from annotation.selectors import ProjectAccess, annotator_progress, item_get
 from annotation.views import _ctx, project_page
 from consensus import annotators, dashboard, quality_report, reports, review, selectors, services
-from consensus.models import GroundTruth, ReviewCase, ReviewReason
+from consensus.decisions.models import GroundTruth
+from consensus.review.models import ReviewCase, ReviewReason
 
 
 @project_page(Role.REVIEWER)

@@ -231,8 +231,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "ItemKindEnum": "annotation.models.ItemKind",
-        "VoteKindEnum": "annotation.models.VoteKind",
+        "ItemKindEnum": "annotation.projects.models.ItemKind",
+        "VoteKindEnum": "annotation.labeling.models.VoteKind",
     },
 }
 

@@ -16,7 +16,7 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from annotation import services
-from annotation.models import Project, Role
+from annotation.projects.models import Project, Role
 from tests.factories import UserFactory
 
 

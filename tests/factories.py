@@ -1,7 +1,7 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from annotation.models import Membership, Project, Role
+from annotation.projects.models import Membership, Project, Role
 
 PASSWORD = "correct-horse-battery"
 

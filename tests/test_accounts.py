@@ -13,7 +13,7 @@ from rest_framework.authtoken.models import Token
 
 from annotation import services
 from annotation.exceptions import ValidationFailed
-from annotation.models import Role
+from annotation.projects.models import Role
 from tests.factories import PASSWORD, UserFactory
 
 LIMIT = 3

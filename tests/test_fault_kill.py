@@ -37,7 +37,9 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from annotation import labeling, services
-from annotation.models import Item, Lease, LeaseStatus, Role, Vote, VoteKind
+from annotation.items.models import Item
+from annotation.labeling.models import Lease, LeaseStatus, Vote, VoteKind
+from annotation.projects.models import Role
 from tests.conftest import labels
 from tests.test_live_processes import Server, daphne_start, free_ports, server_env, wait_until_serving
 from tests.test_live_processes import stop as server_stop

@@ -28,7 +28,8 @@ from django.conf import global_settings
 from django.db import connection
 
 from annotation import services
-from annotation.models import Item, Role
+from annotation.items.models import Item
+from annotation.projects.models import Role
 from tests.conftest import labels
 from tests.factories import PASSWORD, UserFactory
 

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.db import connection
 
 from annotation import imports
-from annotation.models import ImportJob, Item
+from annotation.imports.models import ImportJob
+from annotation.items.models import Item
 
 
 @pytest.mark.postgres

@@ -15,7 +15,14 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from annotation.exceptions import Conflict, NotFound, ProjectNotFound, QuorumError, RoleRequired, ValidationFailed
+from annotation.exceptions import (
+    Conflict,
+    NotFound,
+    ProjectNotFound,
+    QuorumError,
+    RoleRequired,
+    ValidationFailed,
+)
 
 STATUS = {
     ProjectNotFound: status.HTTP_404_NOT_FOUND,

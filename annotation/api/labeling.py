@@ -12,9 +12,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import labeling, selectors
-from annotation.models import ItemKind, Lease, Vote, VoteKind
 from annotation.api.serializers import Boolean, ItemId
 from annotation.api.views import ERRORS, _access
+from annotation.labeling.models import Lease, Vote, VoteKind
+from annotation.projects.models import ItemKind
 
 CONFLICTS = {
     409: OpenApiResponse(

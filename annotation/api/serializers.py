@@ -5,18 +5,10 @@ from __future__ import annotations
 from rest_framework import serializers
 from rest_framework.utils import html
 
-from annotation.models import (
-    AuditEvent,
-    ImportJob,
-    Item,
-    ItemKind,
-    ItemState,
-    Membership,
-    Project,
-    QuestionType,
-    Role,
-    RulebookVersion,
-)
+from annotation.imports.models import ImportJob
+from annotation.items.models import Item, ItemState
+from annotation.projects.models import AuditEvent, ItemKind, Membership, Project, QuestionType, Role
+from annotation.rulebook.models import RulebookVersion
 
 
 class ProjectSerializer(serializers.ModelSerializer):

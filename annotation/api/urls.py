@@ -1,8 +1,7 @@
 from django.urls import path, register_converter
 
-from consensus import api as consensus_api
-
 from annotation.api import labeling, views
+from consensus import api as consensus_api
 
 
 class RowId:

@@ -11,8 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import curating, imports, selectors, services
-from annotation.models import Role
 from annotation.api import serializers as s
+from annotation.projects.models import Role
 
 ERRORS = {
     400: OpenApiResponse(description="Invalid input: `detail` and a list of `errors` with field and reason."),

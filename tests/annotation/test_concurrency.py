@@ -23,7 +23,9 @@ from django.db import connection
 from django.db.models import Count
 
 from annotation import services
-from annotation.models import Item, ItemState, Lease, Role, Vote, VoteKind
+from annotation.items.models import Item, ItemState
+from annotation.labeling.models import Lease, Vote, VoteKind
+from annotation.projects.models import Role
 from tests.conftest import labels
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

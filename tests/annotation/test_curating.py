@@ -14,7 +14,10 @@ from django.test import Client
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from annotation import curating, imports, labeling, selectors
-from annotation.models import AuditEvent, DuplicateCluster, Item, ItemState, Lease
+from annotation.curation.models import DuplicateCluster
+from annotation.items.models import Item, ItemState
+from annotation.labeling.models import Lease
+from annotation.projects.models import AuditEvent
 from tests.conftest import jsonl, publish, zip_bytes
 
 PHOTOS = os.path.dirname(skimage.data.__file__)

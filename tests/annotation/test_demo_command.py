@@ -5,7 +5,8 @@ import io
 import pytest
 from django.core.management import call_command
 
-from annotation.models import Item, Project
+from annotation.items.models import Item
+from annotation.projects.models import Project
 
 
 @pytest.mark.django_db

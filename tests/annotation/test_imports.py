@@ -11,7 +11,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from annotation import imports
-from annotation.models import ImportJob, Item
+from annotation.imports.models import ImportJob
+from annotation.items.models import Item
 from tests.conftest import image_bytes, jsonl, publish, zip_bytes
 
 

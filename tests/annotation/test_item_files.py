@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from annotation import imports, labeling, services
-from annotation.models import Item
+from annotation.items.models import Item
 from tests.conftest import image_bytes, labels, publish, zip_bytes
 
 

@@ -16,7 +16,9 @@ from annotation.exceptions import (
     RulebookChanged,
     ValidationFailed,
 )
-from annotation.models import Item, ItemState, Lease, Role, Vote
+from annotation.items.models import Item, ItemState
+from annotation.labeling.models import Lease, Vote
+from annotation.projects.models import Role
 from tests.conftest import labels, publish
 from tests.factories import UserFactory
 
@@ -315,7 +317,7 @@ def test_an_item_withdrawn_while_leased_is_refused_and_not_served_again(ready):
 
 
 def test_rulebook_examples_leave_the_queue_when_published(ready):
-    from annotation.models import AuditEvent
+    from annotation.projects.models import AuditEvent
 
     example, plain = add_items(ready.project, 2)
     with_example = labels("cat", "dog")

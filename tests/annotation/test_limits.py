@@ -4,7 +4,7 @@ named, through the API and the forms alike; the metadata check the import reader
 from __future__ import annotations
 
 from annotation import limits
-from annotation.models import RulebookVersion
+from annotation.rulebook.models import RulebookVersion
 from tests.annotation.test_views import label_post, login
 from tests.conftest import api_client, labels
 

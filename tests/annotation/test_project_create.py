@@ -15,7 +15,7 @@ from rest_framework.authtoken.models import Token
 
 from annotation import services
 from annotation.exceptions import Conflict
-from annotation.models import Project
+from annotation.projects.models import Project
 from tests.annotation.test_views import login
 from tests.conftest import api_client
 from tests.factories import ProjectFactory, UserFactory

@@ -4,7 +4,8 @@ import pytest
 
 from annotation import selectors, services
 from annotation.exceptions import Conflict, ValidationFailed
-from annotation.models import AuditEvent, Role, RulebookVersion
+from annotation.projects.models import AuditEvent, Role
+from annotation.rulebook.models import RulebookVersion
 from tests.conftest import labels, publish
 
 

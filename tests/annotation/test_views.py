@@ -6,7 +6,7 @@ import re
 from django.test import Client
 
 from annotation import imports, services
-from annotation.models import RulebookVersion
+from annotation.rulebook.models import RulebookVersion
 from tests.conftest import jsonl, labels, publish
 
 

@@ -10,8 +10,8 @@ from django.test import Client
 
 from annotation import services
 from consensus import adapters, metrics, reports
+from consensus.decisions.models import Estimate
 from consensus.importing import votes_import
-from consensus.models import Estimate
 from tests.conftest import labels, publish
 
 EVIL = "<script>alert(1)</script>"

@@ -11,18 +11,12 @@ from django.utils import timezone
 
 from annotation import labeling
 from annotation.exceptions import Conflict, NotAssigned, Suspended, ValidationFailed
-from annotation.models import (
-    AuditEvent,
-    ExternalAnnotator,
-    Item,
-    ItemState,
-    Lease,
-    LeaseStatus,
-    Vote,
-    VoteKind,
-)
+from annotation.items.models import Item, ItemState
+from annotation.labeling.models import ExternalAnnotator, Lease, LeaseStatus, Vote, VoteKind
+from annotation.projects.models import AuditEvent
 from consensus.annotators import annotator_reinstate, annotator_suspend
-from consensus.models import GroundTruth, ReviewCase
+from consensus.decisions.models import GroundTruth
+from consensus.review.models import ReviewCase
 from tests.annotation.test_labeling import add_items, annotators, vote
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from annotation.models import Item
+from annotation.items.models import Item
 from tests.annotation.test_labeling import add_items
 from tests.conftest import api_client
 

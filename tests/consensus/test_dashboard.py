@@ -8,7 +8,9 @@ import pytest
 from django.utils import timezone
 
 from annotation import labeling
-from annotation.models import ImportJob, ItemState, Vote
+from annotation.imports.models import ImportJob
+from annotation.items.models import ItemState
+from annotation.labeling.models import Vote
 from consensus.dashboard import dashboard_snapshot
 from tests.annotation.test_labeling import add_items, annotators, vote
 

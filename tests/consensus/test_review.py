@@ -7,9 +7,13 @@ from django.utils import timezone
 
 from annotation import labeling
 from annotation.exceptions import Conflict, ValidationFailed
-from annotation.models import AuditEvent, ClarificationNote, Item, ItemState, Lease, LeaseStatus
+from annotation.items.models import Item, ItemState
+from annotation.labeling.models import Lease, LeaseStatus
+from annotation.projects.models import AuditEvent
+from annotation.rulebook.models import ClarificationNote
 from consensus import review
-from consensus.models import GroundTruth, ReviewCase, ReviewReason, ReviewResolution
+from consensus.decisions.models import GroundTruth
+from consensus.review.models import ReviewCase, ReviewReason, ReviewResolution
 from tests.annotation.test_labeling import add_items, annotators, vote
 from tests.factories import UserFactory
 

@@ -12,9 +12,11 @@ from django.test import override_settings
 
 from annotation import labeling
 from annotation.exceptions import ValidationFailed
-from annotation.models import AuditEvent, ExternalAnnotator, Item, ItemState, Vote
+from annotation.items.models import Item, ItemState
+from annotation.labeling.models import ExternalAnnotator, Vote
+from annotation.projects.models import AuditEvent
+from consensus.decisions.models import Estimate, GroundTruth
 from consensus.importing import votes_import
-from consensus.models import Estimate, GroundTruth
 from consensus.services import consensus_reestimate
 from tests.annotation.test_labeling import add_items, annotators, vote
 

@@ -8,7 +8,9 @@ import re
 
 import pytest
 
-from annotation.models import Item, Project, RulebookVersion
+from annotation.items.models import Item
+from annotation.projects.models import Project
+from annotation.rulebook.models import RulebookVersion
 from tests.conftest import image_bytes, zip_bytes
 from tests.e2e.conftest import log_in
 from tests.factories import PASSWORD, UserFactory

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from annotation.models import Item, Lease, Project, Vote
+from annotation.items.models import Item
+from annotation.labeling.models import Lease, Vote
+from annotation.projects.models import Project
 from tests.e2e.conftest import ARTIFACTS, off_loop
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -138,7 +140,7 @@ def test_empty_queue_and_no_rulebook_are_said_plainly(browser, live_server):
 
 def test_an_item_leased_under_a_newer_rulebook_is_not_answered_from_an_old_page(browser, live_server):
     from annotation import services
-    from annotation.models import RulebookVersion
+    from annotation.rulebook.models import RulebookVersion
     from tests.conftest import labels
 
     off_loop(call_command, "demo", items=60)

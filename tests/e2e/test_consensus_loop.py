@@ -12,8 +12,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from annotation import services
-from annotation.models import Item, Lease, Project, Vote
-from consensus.models import GroundTruth
+from annotation.items.models import Item
+from annotation.labeling.models import Lease, Vote
+from annotation.projects.models import Project
+from consensus.decisions.models import GroundTruth
 from tests.e2e.conftest import log_in, off_loop
 from tests.factories import PASSWORD, UserFactory
 

@@ -9,7 +9,8 @@ import zipfile
 import pytest
 
 from annotation import services
-from annotation.models import Item, Role
+from annotation.items.models import Item
+from annotation.projects.models import Role
 from tests.conftest import labels
 from tests.curation_photos import build
 from tests.e2e.conftest import log_in, off_loop

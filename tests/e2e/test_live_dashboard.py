@@ -10,7 +10,9 @@ import pytest
 from django.core.management import call_command
 
 from annotation import labeling
-from annotation.models import Item, ItemState, Project, Vote
+from annotation.items.models import Item, ItemState
+from annotation.labeling.models import Vote
+from annotation.projects.models import Project
 from tests.e2e.conftest import ARTIFACTS, log_in, off_loop
 
 pytestmark = pytest.mark.django_db(transaction=True)

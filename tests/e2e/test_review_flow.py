@@ -14,8 +14,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from annotation import labeling, services
-from annotation.models import Item, ItemState, Project
-from consensus.models import GroundTruth, ReviewCase
+from annotation.items.models import Item, ItemState
+from annotation.projects.models import Project
+from consensus.decisions.models import GroundTruth
+from consensus.review.models import ReviewCase
 from consensus.services import consensus_reestimate
 from tests.e2e.conftest import log_in, off_loop
 from tests.factories import PASSWORD, UserFactory

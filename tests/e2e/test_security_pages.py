@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from annotation.models import Item, Project
+from annotation.items.models import Item
+from annotation.projects.models import Project
 from tests.e2e.conftest import log_in, off_loop
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.real_csp]

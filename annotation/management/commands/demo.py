@@ -20,7 +20,7 @@ from django.db import transaction
 from PIL import Image
 
 from annotation import imports, services
-from annotation.models import Membership, Project, Role
+from annotation.projects.models import Membership, Project, Role
 
 SLUG = "digits"
 PASSWORD = "quorum-demo"

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotation import imports
 from annotation.exceptions import ValidationFailed
-from annotation.models import Project
+from annotation.projects.models import Project
 
 
 class Command(BaseCommand):

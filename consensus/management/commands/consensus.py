@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotation.models import Project
+from annotation.projects.models import Project
 from consensus import aggregation
 from consensus.services import consensus_reestimate
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotation.models import Project
+from annotation.projects.models import Project
 from consensus.selectors import EXPORT_COLUMNS, ground_truth_export
 
 

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotation.exceptions import Conflict, ValidationFailed
-from annotation.models import Project
+from annotation.projects.models import Project
 from consensus.importing import project_create_for_votes, votes_import
 
 

@@ -2,7 +2,8 @@
 
 import io
 
-from annotation.models import Item, Project
+from annotation.items.models import Item
+from annotation.projects.models import Project
 from tests.conftest import api_client, jsonl, labels
 
 

@@ -3,7 +3,8 @@
 import pytest
 
 from annotation import services
-from annotation.models import Item, Role
+from annotation.items.models import Item
+from annotation.projects.models import Role
 from tests.conftest import api_client, labels, publish
 from tests.factories import UserFactory
 
@@ -104,7 +105,7 @@ SUSPENDED_REQUESTS = {
 
 @pytest.mark.parametrize("path,body", SUSPENDED_REQUESTS.values(), ids=SUSPENDED_REQUESTS.keys())
 def test_a_suspended_annotator_can_neither_vote_nor_undo_by_any_path(ready, path, body):
-    from annotation.models import Vote
+    from annotation.labeling.models import Vote
     from consensus.annotators import annotator_suspend
 
     client = api_client(ready.annotator)

@@ -13,7 +13,7 @@ import pytest
 from django.test import Client
 
 from annotation import imports, services
-from annotation.models import Item
+from annotation.items.models import Item
 from tests.conftest import api_client, image_bytes, labels, publish, zip_bytes
 
 ROLES = ["admin", "reviewer", "annotator", "outsider", "anonymous"]
@@ -198,7 +198,8 @@ def test_posting_to_admin_pages_changes_nothing(world, role):
 
 @pytest.mark.parametrize("role", ["reviewer", "annotator", "outsider"])
 def test_only_admins_suspend_and_only_reviewers_decide(world, role):
-    from consensus.models import GroundTruth, ReviewCase
+    from consensus.decisions.models import GroundTruth
+    from consensus.review.models import ReviewCase
 
     client = page_client(world.team.user(role))
     slug, project = world.team.project.slug, world.team.project
@@ -218,7 +219,7 @@ def test_only_admins_suspend_and_only_reviewers_decide(world, role):
 def test_annotators_do_not_see_other_annotators_votes_anywhere(world):
     """The only vote an annotator's pages and API ever show them is their own."""
     from annotation import labeling
-    from annotation.models import Vote
+    from annotation.labeling.models import Vote
 
     other = world.team.reviewer  # votes like an annotator would
     Vote.objects.create(project=world.team.project, item=world.item, annotator=other, rulebook_version=world.team.project.current_rulebook,

@@ -31,7 +31,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from annotation import imports, labeling, services
-from annotation.models import ImportStatus, Item, Role
+from annotation.imports.models import ImportStatus
+from annotation.items.models import Item
+from annotation.projects.models import Role
 from tests.annotation.test_labeling import add_items
 from tests.conftest import labels, publish
 from tests.factories import UserFactory

@@ -25,7 +25,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import include, path
 from rest_framework.authtoken.models import Token
 
-from annotation.models import Item
+from annotation.items.models import Item
 from quorum.urls import handler400, handler403, handler404, handler500  # noqa: F401 (this module is a URLconf)
 from tests.annotation.test_labeling import add_items
 from tests.conftest import daphne_server
