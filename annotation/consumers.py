@@ -19,8 +19,9 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from annotation import events, selectors
+from annotation import events
 from annotation.exceptions import ProjectNotFound
+from annotation.projects import selectors as projects_selectors
 from annotation.projects.models import Role
 
 CLOSE_NOT_FOUND = 4404
@@ -42,7 +43,7 @@ class ProjectConsumer(AsyncWebsocketConsumer):
         slug = self.scope["url_route"]["kwargs"]["slug"]
         user = self.scope["user"]
         try:
-            access = await database_sync_to_async(selectors.access_project)(user=user, slug=slug)
+            access = await database_sync_to_async(projects_selectors.access_project)(user=user, slug=slug)
         except ProjectNotFound:
             wanted: tuple[str, ...] = ()
         else:

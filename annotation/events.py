@@ -139,23 +139,93 @@ def _send_on_commit(group: str, kind: str, payload: dict[str, Any]) -> None:
     transaction.on_commit(send)
 
 
-def publish(project_id: int, payload: dict[str, Any], *, audience: Audience = Audience.STAFF) -> None:
+def _publish(project_id: int, payload: dict[str, Any], *, audience: Audience = Audience.STAFF) -> None:
     """Send ``payload`` to the project's members or staff once the current transaction commits
     (at once outside a transaction)."""
     _send_on_commit(_group(project_id, audience), EVENT, payload)
 
 
-def publish_to_user(project_id: int, user_id: int, payload: dict[str, Any]) -> None:
+def _publish_to_user(project_id: int, user_id: int, payload: dict[str, Any]) -> None:
     """Send ``payload`` to one member's sockets on this project, after commit."""
     _send_on_commit(user_group(project_id, user_id), EVENT, payload)
 
 
 def lease_revoked(project_id: int, user_id: int, items: list[int], reason: str) -> None:
     """The member's hold on these items was taken back (not expired): their labeling page moves on."""
-    publish_to_user(project_id, user_id, {"type": "lease.revoked", "items": items, "reason": reason})
+    _publish_to_user(project_id, user_id, {"type": "lease.revoked", "items": items, "reason": reason})
 
 
 def membership_changed(project_id: int, user_id: int) -> None:
     """The user's role in the project changed or they were removed: their open sockets check
     their access again (and close, or change groups) after commit."""
     _send_on_commit(user_group(project_id, user_id), MEMBERSHIP, {"type": "membership.changed"})
+
+
+# --- the catalogue: one function per event type (static/quorum/*.js handle these names) ---------
+
+
+def item_decided(project_id: int, *, item: int, state: str, was: str) -> None:
+    """An item changed state (ground truth, review, queued again, excluded)."""
+    _publish(project_id, {"type": "item.decided", "item": item, "state": state, "from": was})
+
+
+def vote_cast(project_id: int, *, item: int, annotator: str) -> None:
+    _publish(project_id, {"type": "vote.cast", "item": item, "annotator": annotator})
+
+
+def vote_undone(project_id: int, *, item: int, annotator: str) -> None:
+    _publish(project_id, {"type": "vote.undone", "item": item, "annotator": annotator})
+
+
+def consensus_updated(project_id: int, summary: dict[str, Any]) -> None:
+    """A re-estimation finished; ``summary`` is its ``Summary.as_dict()``."""
+    _publish(project_id, {"type": "consensus.updated", **summary})
+
+
+def review_opened(project_id: int, *, opened: int) -> None:
+    _publish(project_id, {"type": "review.changed", "opened": opened})
+
+
+def review_resolved(project_id: int, *, item: int, resolution: str) -> None:
+    _publish(project_id, {"type": "review.changed", "item": item, "resolution": resolution})
+
+
+def review_claimed(project_id: int, *, item: int, reviewer: str) -> None:
+    _publish(project_id, {"type": "review.claimed", "item": item, "reviewer": reviewer})
+
+
+def review_released(project_id: int, *, item: int) -> None:
+    _publish(project_id, {"type": "review.released", "item": item})
+
+
+def annotator_suspended(project_id: int, *, annotator: str) -> None:
+    _publish(project_id, {"type": "annotator.suspended", "annotator": annotator})
+
+
+def annotator_reinstated(project_id: int, *, annotator: str) -> None:
+    _publish(project_id, {"type": "annotator.reinstated", "annotator": annotator})
+
+
+def curation_updated(project_id: int, *, clusters: int, flagged: dict[str, int]) -> None:
+    _publish(project_id, {"type": "curation.updated", "clusters": clusters, "flagged": flagged})
+
+
+def curation_decided(project_id: int, *, decision: str, items: int) -> None:
+    _publish(project_id, {"type": "curation.decided", "decision": decision, "items": items})
+
+
+def import_progress(project_id: int, *, job: int, status: str, total: int, created: int, skipped: int, failed: int) -> None:
+    _publish(project_id, {"type": "import.progress", "job": job, "status": status, "total": total,
+                          "created": created, "skipped": skipped, "failed": failed})  # fmt: skip
+
+
+def rulebook_published(project_id: int, *, version: int, labels: int) -> None:
+    """Every member's page (labeling included) learns of the new version."""
+    _publish(project_id, {"type": "rulebook.published", "version": version, "labels": labels}, audience=Audience.MEMBERS)
+
+
+EVENT_TYPES = (
+    "item.decided", "vote.cast", "vote.undone", "consensus.updated", "review.changed", "review.claimed",
+    "review.released", "annotator.suspended", "annotator.reinstated", "curation.updated", "curation.decided",
+    "import.progress", "rulebook.published", "lease.revoked", "membership.changed",
+)  # fmt: skip

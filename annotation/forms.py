@@ -9,7 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 
 from annotation.items.models import ItemState
 from annotation.projects.models import ItemKind, Project, QuestionType, Role
-from annotation.services import CURATION_RANGES, CURATION_SETTINGS
+from annotation.projects.services import CURATION_RANGES, CURATION_SETTINGS
 
 SETTINGS_FIELDS = [
     "min_votes", "max_votes", "promote_posterior", "promote_agreement", "gold_rate", "lease_seconds",

@@ -3,28 +3,28 @@ and for migrations."""
 
 from __future__ import annotations
 
-from annotation.projects.models import (
-    Role,
-    ROLE_RANK,
-    ItemKind,
-    QuestionType,
-    Project,
-    Membership,
-    AuditEvent,
-)
-from annotation.rulebook.models import RulebookStatus, RulebookVersion, ClarificationNote
-from annotation.curation.models import DuplicateCluster, CurationDecision
-from annotation.imports.models import ImportStatus, ImportJob
-from annotation.items.models import ItemState, Item
+from annotation.curation.models import CurationDecision, DuplicateCluster
+from annotation.imports.models import ImportJob, ImportStatus
+from annotation.items.models import Item, ItemState
 from annotation.labeling.models import (
-    LeaseStatus,
     LEASES_EXCLUDING_ITEM,
-    Lease,
     Claim,
-    VoteKind,
     ExternalAnnotator,
+    Lease,
+    LeaseStatus,
     Vote,
+    VoteKind,
 )
+from annotation.projects.models import (
+    ROLE_RANK,
+    AuditEvent,
+    ItemKind,
+    Membership,
+    Project,
+    QuestionType,
+    Role,
+)
+from annotation.rulebook.models import ClarificationNote, RulebookStatus, RulebookVersion
 
 __all__ = [
     "Role",

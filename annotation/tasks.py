@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from annotation.imports import import_run
+from annotation.imports.services import import_run
 
 
 @task()

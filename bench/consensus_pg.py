@@ -138,13 +138,14 @@ def load(votes: int, per_item: int) -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from annotation import services
     from annotation.items.models import Item
     from annotation.labeling.models import ExternalAnnotator, Vote
+    from annotation.projects import services as projects_services
+    from annotation.rulebook import services as rulebook_services
 
     started = time.perf_counter()
     admin = get_user_model().objects.create_user("bench-admin")
-    project = services.project_create(
+    project = projects_services.project_create(
         actor=admin, name="Bench consensus", slug=SLUG, item_kind="text", min_votes=per_item,
         max_votes=per_item + 2, gold_rate=0, lease_seconds=600,
     )  # fmt: skip
@@ -152,10 +153,10 @@ def load(votes: int, per_item: int) -> None:
         {"key": k, "name": k.title(), "definition": f"It is a {k}.", "hotkey": str(i + 1)}
         for i, k in enumerate(LABELS)
     ]
-    services.rulebook_draft_save(
+    rulebook_services.rulebook_draft_save(
         actor=admin, project=project, guidelines="", unclear_instructions="", do_not_label="", labels=labels
     )
-    version = services.rulebook_publish(actor=admin, project=project)
+    version = rulebook_services.rulebook_publish(actor=admin, project=project)
     externals = ExternalAnnotator.objects.bulk_create(
         [ExternalAnnotator(project=project, name=f"crowd-{n:03d}") for n in range(ANNOTATORS)]
     )
@@ -280,7 +281,8 @@ class Timers:
 def instrumented_reestimate(project: Any) -> tuple[Any, float, Timers]:
     from django.db import connection, connections
 
-    from consensus import aggregation, selectors, services
+    from consensus import aggregation
+    from consensus.decisions import selectors, services
 
     timers = Timers()
     timers.wrap(services, "consensus_compute", "consensus_compute (read + aggregate)")
@@ -401,8 +403,9 @@ def measure(votes: int, per_item: int) -> None:
     base_rss = rss_mb()
     django_setup()
     from annotation.projects.models import Project
-    from consensus import aggregation, services
+    from consensus import aggregation
     from consensus.adapters import project_votes
+    from consensus.decisions import services
     from consensus.decisions.models import Estimate
     from consensus.metrics import alpha_from_counts, value_counts
 

@@ -73,7 +73,7 @@ def timed(repeats: int, fn, *args):  # type: ignore[no-untyped-def]
 
 def bench_search(n: int, big: int) -> None:
     started = time.perf_counter()
-    from annotation import curation
+    from annotation.curation import measures as curation
 
     print(f"import annotation.curation (numpy, numba, Pillow): {time.perf_counter() - started:.2f} s")
     for size, distances, repeats in ((n, (10, 7), 5), (big, (10,), 0)):
@@ -234,7 +234,7 @@ def score_clusters(clusters: list[list[str]], manifest: dict[str, dict]) -> dict
 def run_backend(backend: str, folder: Path, manifest: dict[str, dict]) -> None:
     env = fresh_database(backend)
     setup = (
-        "from django.contrib.auth.models import User; from annotation import services;"
+        "from django.contrib.auth.models import User; from annotation.projects import services;"
         "services.project_create(actor=User.objects.create_user('bench'), name='Bench curation',"
         " slug='bench-curation', item_kind='image')"
     )

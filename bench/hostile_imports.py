@@ -85,9 +85,11 @@ def child(path: str, kind: str) -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quorum.settings")
     django.setup()
-    from annotation import imports, ingest, services
+    from annotation.imports import services as imports
+    from annotation.ingest import readers as ingest
+    from annotation.projects import services as projects_services
 
-    project = services.project_create(actor=None, name=Path(path).name, slug=f"h{os.getpid()}", item_kind=kind)
+    project = projects_services.project_create(actor=None, name=Path(path).name, slug=f"h{os.getpid()}", item_kind=kind)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     fmt = ingest.detect_format(path) or ""

@@ -49,7 +49,7 @@ def run_backend(backend: str, text_file: Path, image_dir: Path) -> dict[str, flo
     py = sys.executable
     manage = [py, str(ROOT / "manage.py")]
     setup = (
-        "from django.contrib.auth.models import User; from annotation import services;"
+        "from django.contrib.auth.models import User; from annotation.projects import services;"
         "u = User.objects.create_user('bench');"
         "services.project_create(actor=u, name='Bench text', slug='bench-text', exact_slug=True, item_kind='text');"
         "services.project_create(actor=u, name='Bench images', slug='bench-images', exact_slug=True, item_kind='image')"

@@ -50,7 +50,7 @@ from stdnum import verhoeff
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from annotation import redaction  # noqa: E402
+from annotation.ingest import redaction  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "pii"
 PHONE_REGIONS = ("US", "GB", "IN")  # the regions of the numbers written without a country code below
@@ -641,7 +641,7 @@ def image_cost(repeat: int = 3) -> None:
     import numpy as np
     from PIL import Image
 
-    from annotation import image_privacy
+    from annotation.ingest import image_privacy
     from tests.curation_photos import source_photos
 
     exif = Image.Exif()

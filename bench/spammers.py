@@ -84,14 +84,15 @@ def simulate(
     """Run the simulation in the configured database (see the module doc); needs Django set up."""
     from django.contrib.auth import get_user_model
 
-    from annotation import labeling, services
+    from annotation.imports.votes import project_create_for_votes
     from annotation.items.models import Item, ItemState
+    from annotation.labeling import services as labeling
+    from annotation.projects import services as projects_services
     from annotation.projects.models import Role
-    from consensus.annotators import annotator_suspend
-    from consensus.importing import project_create_for_votes
-    from consensus.quality_report import annotator_quality
-    from consensus.selectors import ground_truth_export
-    from consensus.services import consensus_reestimate
+    from consensus.annotators.services import annotator_suspend
+    from consensus.decisions.selectors import ground_truth_export
+    from consensus.decisions.services import consensus_reestimate
+    from consensus.reporting.annotators import annotator_quality
 
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -104,7 +105,7 @@ def simulate(
     header = "item,annotator,label\n" + "".join(f"x,{n},{lab}\n" for n, lab in enumerate(labels))
     project = project_create_for_votes(actor=None, slug=slug or f"spam-{set_name}-{seed}-{int(spammers)}", votes=header.encode())
     key_of = {lab["name"]: lab["key"] for lab in project.current_rulebook.labels}
-    services.project_update(actor=None, project=project, min_votes=3, max_votes=5, gold_rate=gold_share)
+    projects_services.project_update(actor=None, project=project, min_votes=3, max_votes=5, gold_rate=gold_share)
     is_gold = rng.random(len(names)) < gold_share
     Item.objects.bulk_create(
         [
@@ -116,11 +117,11 @@ def simulate(
     )
     by_pk = dict(Item.objects.filter(project=project).values_list("pk", "external_id"))
     admin = get_user_model().objects.create_user(username=f"{project.slug}-admin", password=None)
-    services.member_add(actor=None, project=project, username=admin.username, role=Role.ADMIN)
+    projects_services.member_add(actor=None, project=project, username=admin.username, role=Role.ADMIN)
     users = []
     for n in range(annotators):
         user = get_user_model().objects.create_user(username=f"{project.slug}-a{n:02d}", password=None)
-        services.member_add(actor=None, project=project, username=user.username, role=Role.ANNOTATOR)
+        projects_services.member_add(actor=None, project=project, username=user.username, role=Role.ANNOTATOR)
         users.append(user)
     n_spam = round(annotators * spam_share) if spammers else 0
     spam = {u.pk for u in rng.choice(users, size=n_spam, replace=False)} if n_spam else set()

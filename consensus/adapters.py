@@ -19,6 +19,7 @@ from django.db import connection
 
 from annotation.items.models import Item, ItemState
 from annotation.labeling.models import ExternalAnnotator, Vote, VoteKind
+from annotation.labeling.selectors import suspended_voters
 from annotation.projects.models import Membership
 from consensus.aggregation import NO_GOLD
 from consensus.metrics import Votes
@@ -56,15 +57,6 @@ def key_of(raw: str | None) -> str | None:
     if raw is None:
         return None
     return answer_key(json.loads(raw)) if raw.startswith("[") else raw
-
-
-def suspended_voters(*, project_id: int) -> tuple[set[int], set[int]]:
-    """(user ids, external ids) of the project's suspended annotators: their votes do not count."""
-    users = set(Membership.objects.filter(project_id=project_id, suspended_at__isnull=False).values_list("user_id", flat=True))
-    externals = set(
-        ExternalAnnotator.objects.filter(project_id=project_id, suspended_at__isnull=False).values_list("pk", flat=True)
-    )
-    return users, externals
 
 
 def project_votes(*, project_id: int, labels: list[str]) -> ProjectVotes:

@@ -4,13 +4,13 @@ and for migrations."""
 from __future__ import annotations
 
 from consensus.decisions.models import (
-    GroundTruthSource,
-    GroundTruth,
     Estimate,
-    Reliability,
+    GroundTruth,
+    GroundTruthSource,
     ReestimateRequest,
+    Reliability,
 )
-from consensus.review.models import ReviewReason, REVIEW_PRIORITY, ReviewResolution, ReviewCase
+from consensus.review.models import REVIEW_PRIORITY, ReviewCase, ReviewReason, ReviewResolution
 
 __all__ = [
     "GroundTruthSource",

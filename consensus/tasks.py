@@ -6,7 +6,7 @@ from django_tasks import task
 
 from annotation.projects.models import Project
 from consensus.aggregation import DEFAULT_METHOD
-from consensus.services import consensus_reestimate
+from consensus.decisions.services import consensus_reestimate
 
 
 @task()

@@ -185,7 +185,7 @@ AXES_FAILURE_LIMIT = int(os.environ.get("QUORUM_LOGIN_FAILURE_LIMIT", 10))
 AXES_COOLOFF_TIME = dt.timedelta(minutes=float(os.environ.get("QUORUM_LOGIN_COOLOFF_MINUTES", 15)))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_LOCKOUT_CALLABLE = "annotation.views.login_locked_out"
+AXES_LOCKOUT_CALLABLE = "annotation.views.projects.login_locked_out"
 AXES_VERBOSE = False
 # Behind a reverse proxy every request comes from the proxy's address: say how many proxies
 # there are (QUORUM_PROXY_COUNT) and the client's address is read from X-Forwarded-For.
@@ -232,7 +232,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "ItemKindEnum": "annotation.projects.models.ItemKind",
-        "VoteKindEnum": "annotation.labeling.models.VoteKind",
+        "VoteKindEnum": "annotation.labeling.services.models.VoteKind",
     },
 }
 

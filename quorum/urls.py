@@ -21,7 +21,9 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api/", include("annotation.api.urls")),
+    path("api/", include("consensus.api.urls")),
     path("", include("annotation.urls")),
+    path("", include("consensus.urls")),
 ]
 
 # JSON under /api/, the usual pages elsewhere.

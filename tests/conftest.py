@@ -15,8 +15,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from PIL import Image
 from rest_framework.test import APIClient
 
-from annotation import services
+from annotation.projects import services as projects_services
 from annotation.projects.models import Project, Role
+from annotation.rulebook import services as rulebook_services
 from tests.factories import UserFactory
 
 
@@ -80,15 +81,15 @@ class Team:
 
 def make_team(item_kind: str = "text", question_type: str = "single") -> Team:
     admin = UserFactory(username=f"admin-{item_kind}")
-    project = services.project_create(
+    project = projects_services.project_create(
         actor=admin, name=f"Team {item_kind}", item_kind=item_kind, question_type=question_type
     )
     reviewer = UserFactory(username=f"reviewer-{item_kind}")
     annotator = UserFactory(username=f"annotator-{item_kind}")
-    services.member_add(actor=admin, project=project, username=reviewer.username, role=Role.REVIEWER)
-    services.member_add(actor=admin, project=project, username=annotator.username, role=Role.ANNOTATOR)
+    projects_services.member_add(actor=admin, project=project, username=reviewer.username, role=Role.REVIEWER)
+    projects_services.member_add(actor=admin, project=project, username=annotator.username, role=Role.ANNOTATOR)
     outsider = UserFactory(username=f"outsider-{item_kind}")
-    other = services.project_create(actor=outsider, name=f"Elsewhere {item_kind}", item_kind=item_kind)
+    other = projects_services.project_create(actor=outsider, name=f"Elsewhere {item_kind}", item_kind=item_kind)
     return Team(project, admin, reviewer, annotator, outsider, other)
 
 
@@ -117,11 +118,11 @@ def labels(*keys: str, **overrides: Any) -> list[dict[str, Any]]:
 
 
 def publish(team: Team, *keys: str) -> Any:
-    services.rulebook_draft_save(
+    rulebook_services.rulebook_draft_save(
         actor=team.admin, project=team.project, guidelines="", unclear_instructions="",
         do_not_label="", labels=labels(*keys),
     )  # fmt: skip
-    return services.rulebook_publish(actor=team.admin, project=team.project)
+    return rulebook_services.rulebook_publish(actor=team.admin, project=team.project)
 
 
 def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (200, 30, 30)) -> bytes:

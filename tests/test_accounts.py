@@ -11,8 +11,8 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from annotation import services
 from annotation.exceptions import ValidationFailed
+from annotation.projects import services as projects_services
 from annotation.projects.models import Role
 from tests.factories import PASSWORD, UserFactory
 
@@ -127,7 +127,7 @@ def test_failures_on_the_form_count_for_the_token_endpoint():
 )
 def test_weak_passwords_are_refused_with_the_reason(team, username, password, reason):
     with pytest.raises(ValidationFailed) as exc:
-        services.member_add(actor=team.admin, project=team.project, username=username, role=Role.ANNOTATOR, password=password)
+        projects_services.member_add(actor=team.admin, project=team.project, username=username, role=Role.ANNOTATOR, password=password)
     assert exc.value.errors[0]["field"] == "password" and reason in exc.value.errors[0]["message"]
 
 

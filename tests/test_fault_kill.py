@@ -36,10 +36,12 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from annotation import labeling, services
 from annotation.items.models import Item
+from annotation.labeling import services as labeling
 from annotation.labeling.models import Lease, LeaseStatus, Vote, VoteKind
+from annotation.projects import services as projects_services
 from annotation.projects.models import Role
+from annotation.rulebook import services as rulebook_services
 from tests.conftest import labels
 from tests.test_live_processes import Server, daphne_start, free_ports, server_env, wait_until_serving
 from tests.test_live_processes import stop as server_stop
@@ -173,20 +175,20 @@ def test_votes_survive_kill_9_of_the_server_once_each_with_consistent_counters(t
     assert settings.REDIS_URL, "set REDIS_URL=redis://… for this test"
     User = get_user_model()
     admin = User.objects.create_user("fault-admin")
-    project = services.project_create(
+    project = projects_services.project_create(
         actor=admin, name="Kill nine", item_kind="text", min_votes=3, max_votes=5, gold_rate=0, lease_seconds=LEASE_S
     )
-    services.rulebook_draft_save(
+    rulebook_services.rulebook_draft_save(
         actor=admin, project=project, guidelines="", unclear_instructions="", do_not_label="", labels=labels("cat", "dog")
     )
-    services.rulebook_publish(actor=admin, project=project)
+    rulebook_services.rulebook_publish(actor=admin, project=project)
     Item.objects.bulk_create(
         Item(project=project, kind="text", text=f"item {i}", content_hash=f"k{i}", external_id=f"k{i}") for i in range(ITEMS)
     )
     tokens = []
     for n in range(ANNOTATORS):
         user = User.objects.create_user(f"fault-{n}")
-        services.member_add(actor=admin, project=project, username=user.username, role=Role.ANNOTATOR)
+        projects_services.member_add(actor=admin, project=project, username=user.username, role=Role.ANNOTATOR)
         tokens.append(Token.objects.create(user=user).key)
 
     env = server_env(settings)

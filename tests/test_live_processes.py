@@ -27,9 +27,10 @@ import pytest
 from django.conf import global_settings
 from django.db import connection
 
-from annotation import services
 from annotation.items.models import Item
+from annotation.projects import services as projects_services
 from annotation.projects.models import Role
+from annotation.rulebook import services as rulebook_services
 from tests.conftest import labels
 from tests.factories import PASSWORD, UserFactory
 
@@ -231,12 +232,12 @@ def test_an_event_caused_on_one_process_reaches_a_socket_on_another(servers, set
     settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
     admin = UserFactory(username="live-admin")
     annotator = UserFactory(username="live-annotator")
-    project = services.project_create(actor=admin, name="Live processes", item_kind="text")
-    services.member_add(actor=admin, project=project, username=annotator.username, role=Role.ANNOTATOR)
-    services.rulebook_draft_save(
+    project = projects_services.project_create(actor=admin, name="Live processes", item_kind="text")
+    projects_services.member_add(actor=admin, project=project, username=annotator.username, role=Role.ANNOTATOR)
+    rulebook_services.rulebook_draft_save(
         actor=admin, project=project, guidelines="", unclear_instructions="", do_not_label="", labels=labels("cat", "dog"),
     )  # fmt: skip
-    services.rulebook_publish(actor=admin, project=project)
+    rulebook_services.rulebook_publish(actor=admin, project=project)
     item = Item.objects.create(
         project=project, kind="text", text="a cat", content_hash="live-1", external_id="live-1"
     )
@@ -267,7 +268,7 @@ def test_an_event_caused_on_one_process_reaches_a_socket_on_another(servers, set
         # The admin republishes through A: every member hears it on B, the annotator included, and
         # the annotator hears nothing before it. The vote was sent to Redis first, so had their
         # socket been in the staff group, vote.cast would have come first.
-        services.rulebook_draft_save(
+        rulebook_services.rulebook_draft_save(
             actor=admin, project=project, guidelines="", unclear_instructions="", do_not_label="", labels=labels("cat", "dog", "bird"),
         )  # fmt: skip
         status, body = api_post(

@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from annotation import imports
+from annotation.imports import services as imports
 from annotation.imports.models import ImportJob
 from annotation.items.models import Item
 
@@ -78,11 +78,11 @@ async def test_events_from_sync_code_reach_redis_in_the_order_they_were_publishe
     @sync_to_async(thread_sensitive=False)
     def publish_many():
         for n in range(50):
-            events.publish(987654, {"type": "vote.cast", "n": n})
+            events.vote_cast(987654, item=n, annotator="a")
         assert events.flush(5.0)
 
     await publish_many()
-    received = [(await layer.receive(channel))["payload"]["n"] for _ in range(50)]
+    received = [(await layer.receive(channel))["payload"]["item"] for _ in range(50)]
     assert received == list(range(50))
     await layer.group_discard(events.staff_group(987654), channel)
 

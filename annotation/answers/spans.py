@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from annotation.answers import marks
-from annotation.rulebook import AnswerInvalid
+from annotation.rulebook.document import AnswerInvalid
 
 FIELDS = ("start", "end", "label")
 MAX_SPANS = 1000

@@ -11,9 +11,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation import labeling, selectors
+from annotation.api.projects import ERRORS, api_access
 from annotation.api.serializers import Boolean, ItemId
-from annotation.api.views import ERRORS, _access
+from annotation.labeling import selectors as labeling_selectors
+from annotation.labeling import services as labeling
 from annotation.labeling.models import Lease, Vote, VoteKind
 from annotation.projects.models import ItemKind
 
@@ -165,7 +166,7 @@ class NextItemApi(APIView):
     @extend_schema(request=NextInSerializer, responses={200: NextOutSerializer, **CONFLICTS, **ERRORS},
                    summary="Lease the next item to label (annotator)")  # fmt: skip
     def post(self, request: Request, slug: str) -> Response:
-        access = _access(request, slug)
+        access = api_access(request, slug)
         data = _valid(NextInSerializer, request.data)
         lease = labeling.item_lease_next(project=access.project, annotator=request.user, exclude=tuple(data["exclude"]))
         return Response({"assignment": assignment_data(lease, slug)})
@@ -179,7 +180,7 @@ class VoteCastApi(APIView):
         description="Votes are append-only and idempotent on `client_id`. The whole request is refused if any field is invalid; nothing is stored then.",
     )
     def post(self, request: Request, slug: str) -> Response:
-        access = _access(request, slug)
+        access = api_access(request, slug)
         data = _valid(VoteInSerializer, request.data)
         want_next = data.pop("next")
         item_id = data.pop("item")
@@ -200,7 +201,7 @@ class VoteUndoApi(APIView):
     @extend_schema(request=UndoInSerializer, responses={201: UndoOutSerializer, **CONFLICTS, **ERRORS},
                    summary="Undo my last vote while I still hold its item (annotator)")  # fmt: skip
     def post(self, request: Request, slug: str) -> Response:
-        access = _access(request, slug)
+        access = api_access(request, slug)
         data = _valid(UndoInSerializer, request.data)
         result = labeling.vote_undo(project=access.project, annotator=request.user, client_id=data["client_id"], item_id=data["item"])
         lease = Lease.objects.select_related("item", "rulebook_version").get(pk=result.vote.lease_id)
@@ -214,7 +215,7 @@ class LeaseHeartbeatApi(APIView):
     @extend_schema(request=HeartbeatInSerializer, responses={200: HeartbeatOutSerializer, **ERRORS},
                    summary="Keep my items (annotator)")  # fmt: skip
     def post(self, request: Request, slug: str) -> Response:
-        access = _access(request, slug)
+        access = api_access(request, slug)
         data = _valid(HeartbeatInSerializer, request.data)
         kept, expired = labeling.lease_heartbeat(project=access.project, annotator=request.user, item_ids=data["items"])
         return Response({"leases": [{"item": lease.item_id, "expires_at": lease.expires_at} for lease in kept], "expired": expired})
@@ -225,7 +226,7 @@ class LeaseReleaseApi(APIView):
                    summary="Skip or give back an item (annotator)",
                    description="All or nothing: an invalid field (`skip` is `true` or `false`) changes nothing.")  # fmt: skip
     def post(self, request: Request, slug: str) -> Response:
-        access = _access(request, slug)
+        access = api_access(request, slug)
         data = _valid(ReleaseInSerializer, request.data)
         lease = labeling.lease_release(project=access.project, annotator=request.user, item_id=data["item"], skip=data["skip"])
         return Response({"item": lease.item_id, "status": lease.status})
@@ -234,5 +235,5 @@ class LeaseReleaseApi(APIView):
 class MyProgressApi(APIView):
     @extend_schema(responses={200: ProgressSerializer, **ERRORS}, summary="My progress in this project (annotator)")
     def get(self, request: Request, slug: str) -> Response:
-        access = _access(request, slug)
-        return Response(selectors.annotator_progress(project=access.project, annotator=request.user))
+        access = api_access(request, slug)
+        return Response(labeling_selectors.annotator_progress(project=access.project, annotator=request.user))

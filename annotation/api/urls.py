@@ -1,7 +1,11 @@
 from django.urls import path, register_converter
 
-from annotation.api import labeling, views
-from consensus import api as consensus_api
+from annotation.api import curation as api_curation
+from annotation.api import imports as api_imports
+from annotation.api import items as api_items
+from annotation.api import labeling
+from annotation.api import projects as api_projects
+from annotation.api import rulebook as api_rulebook
 
 
 class RowId:
@@ -22,30 +26,57 @@ class RowId:
 register_converter(RowId, "id")
 
 urlpatterns = [
-    path("projects/", views.ProjectListApi.as_view(), name="api-projects"),
-    path("projects/<slug:slug>/", views.ProjectDetailApi.as_view(), name="api-project"),
-    path("projects/<slug:slug>/members/", views.MemberListApi.as_view(), name="api-members"),
-    path("projects/<slug:slug>/members/<id:user_id>/", views.MemberDetailApi.as_view(), name="api-member"),
-    path("projects/<slug:slug>/rulebook/", views.RulebookCurrentApi.as_view(), name="api-rulebook"),
-    path("projects/<slug:slug>/rulebook/versions/", views.RulebookVersionListApi.as_view(), name="api-rulebook-versions"),
-    path("projects/<slug:slug>/rulebook/versions/<id:number>/", views.RulebookVersionDetailApi.as_view(), name="api-rulebook-version"),
-    path("projects/<slug:slug>/rulebook/draft/", views.RulebookDraftApi.as_view(), name="api-rulebook-draft"),
-    path("projects/<slug:slug>/rulebook/publish/", views.RulebookPublishApi.as_view(), name="api-rulebook-publish"),
-    path("projects/<slug:slug>/items/", views.ItemListApi.as_view(), name="api-items"),
-    path("projects/<slug:slug>/items/<id:item_id>/", views.ItemDetailApi.as_view(), name="api-item"),
-    path("projects/<slug:slug>/imports/", views.ImportListApi.as_view(), name="api-imports"),
-    path("projects/<slug:slug>/imports/<id:job_id>/", views.ImportDetailApi.as_view(), name="api-import"),
-    path("projects/<slug:slug>/curation/", views.CurationApi.as_view(), name="api-curation"),
-    path("projects/<slug:slug>/curation/run/", views.CurationRunApi.as_view(), name="api-curation-run"),
-    path("projects/<slug:slug>/curation/decisions/", views.CurationDecisionApi.as_view(), name="api-curation-decisions"),
-    path("projects/<slug:slug>/audit/", views.AuditListApi.as_view(), name="api-audit"),
+    path("projects/", api_projects.ProjectListApi.as_view(), name="api-projects"),
+    path("projects/<slug:slug>/", api_projects.ProjectDetailApi.as_view(), name="api-project"),
+    path("projects/<slug:slug>/members/", api_projects.MemberListApi.as_view(), name="api-members"),
+    path(
+        "projects/<slug:slug>/members/<id:user_id>/",
+        api_projects.MemberDetailApi.as_view(),
+        name="api-member",
+    ),
+    path("projects/<slug:slug>/rulebook/", api_rulebook.RulebookCurrentApi.as_view(), name="api-rulebook"),
+    path(
+        "projects/<slug:slug>/rulebook/versions/",
+        api_rulebook.RulebookVersionListApi.as_view(),
+        name="api-rulebook-versions",
+    ),
+    path(
+        "projects/<slug:slug>/rulebook/versions/<id:number>/",
+        api_rulebook.RulebookVersionDetailApi.as_view(),
+        name="api-rulebook-version",
+    ),
+    path(
+        "projects/<slug:slug>/rulebook/draft/",
+        api_rulebook.RulebookDraftApi.as_view(),
+        name="api-rulebook-draft",
+    ),
+    path(
+        "projects/<slug:slug>/rulebook/publish/",
+        api_rulebook.RulebookPublishApi.as_view(),
+        name="api-rulebook-publish",
+    ),
+    path("projects/<slug:slug>/items/", api_items.ItemListApi.as_view(), name="api-items"),
+    path("projects/<slug:slug>/items/<id:item_id>/", api_items.ItemDetailApi.as_view(), name="api-item"),
+    path("projects/<slug:slug>/imports/", api_imports.ImportListApi.as_view(), name="api-imports"),
+    path(
+        "projects/<slug:slug>/imports/<id:job_id>/", api_imports.ImportDetailApi.as_view(), name="api-import"
+    ),
+    path("projects/<slug:slug>/curation/", api_curation.CurationApi.as_view(), name="api-curation"),
+    path(
+        "projects/<slug:slug>/curation/run/", api_curation.CurationRunApi.as_view(), name="api-curation-run"
+    ),
+    path(
+        "projects/<slug:slug>/curation/decisions/",
+        api_curation.CurationDecisionApi.as_view(),
+        name="api-curation-decisions",
+    ),
+    path("projects/<slug:slug>/audit/", api_projects.AuditListApi.as_view(), name="api-audit"),
     path("projects/<slug:slug>/next/", labeling.NextItemApi.as_view(), name="api-next"),
     path("projects/<slug:slug>/votes/", labeling.VoteCastApi.as_view(), name="api-votes"),
     path("projects/<slug:slug>/votes/undo/", labeling.VoteUndoApi.as_view(), name="api-vote-undo"),
-    path("projects/<slug:slug>/leases/heartbeat/", labeling.LeaseHeartbeatApi.as_view(), name="api-heartbeat"),
+    path(
+        "projects/<slug:slug>/leases/heartbeat/", labeling.LeaseHeartbeatApi.as_view(), name="api-heartbeat"
+    ),
     path("projects/<slug:slug>/leases/release/", labeling.LeaseReleaseApi.as_view(), name="api-release"),
-    path("projects/<slug:slug>/votes/import/", consensus_api.VotesImportApi.as_view(), name="api-votes-import"),
-    path("projects/<slug:slug>/consensus/", consensus_api.ConsensusRunApi.as_view(), name="api-consensus"),
-    path("projects/<slug:slug>/export/", consensus_api.ExportApi.as_view(), name="api-export"),
     path("projects/<slug:slug>/progress/me/", labeling.MyProgressApi.as_view(), name="api-my-progress"),
 ]

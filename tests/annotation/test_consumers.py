@@ -4,8 +4,9 @@ import pytest
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
-from annotation import services
+from annotation.projects import services as projects_services
 from annotation.routing import websocket_urlpatterns
+from annotation.rulebook import services as rulebook_services
 from tests.conftest import labels
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,8 +41,8 @@ async def test_member_hears_rulebook_publication_and_ping(team):
 
     @sync_to_async
     def publish():
-        services.rulebook_draft_save(actor=team.admin, project=team.project, guidelines="", unclear_instructions="", do_not_label="", labels=labels("a", "b"))
-        services.rulebook_publish(actor=team.admin, project=team.project)
+        rulebook_services.rulebook_draft_save(actor=team.admin, project=team.project, guidelines="", unclear_instructions="", do_not_label="", labels=labels("a", "b"))
+        rulebook_services.rulebook_publish(actor=team.admin, project=team.project)
 
     await publish()
     event = await comm.receive_json_from(timeout=2)
@@ -58,10 +59,10 @@ async def test_nothing_is_sent_when_the_publish_rolls_back(team):
 
     @sync_to_async
     def publish_then_fail():
-        services.rulebook_draft_save(actor=team.admin, project=team.project, guidelines="", unclear_instructions="", do_not_label="", labels=labels("a", "b"))
+        rulebook_services.rulebook_draft_save(actor=team.admin, project=team.project, guidelines="", unclear_instructions="", do_not_label="", labels=labels("a", "b"))
         try:
             with transaction.atomic():
-                services.rulebook_publish(actor=team.admin, project=team.project)
+                rulebook_services.rulebook_publish(actor=team.admin, project=team.project)
                 raise RuntimeError("boom")
         except RuntimeError:
             pass
@@ -92,7 +93,7 @@ async def drain(comm, timeout=0.3):
 async def test_an_annotator_never_hears_another_annotators_vote_and_staff_hear_no_answers(team):
     from asgiref.sync import sync_to_async
 
-    from tests.annotation.test_labeling import add_items, annotators, vote
+    from tests.annotation.labeling.test_services import add_items, annotators, vote
     from tests.conftest import publish
 
     @sync_to_async
@@ -107,7 +108,7 @@ async def test_an_annotator_never_hears_another_annotators_vote_and_staff_hear_n
 
     @sync_to_async
     def other_votes():
-        from annotation import labeling
+        from annotation.labeling import services as labeling
 
         vote(team, other, labeling.item_lease_next(project=team.project, annotator=other), value="dog")
 
@@ -169,8 +170,8 @@ async def test_a_demoted_reviewer_leaves_the_staff_group_and_a_removed_member_is
 
     @sync_to_async
     def demote_and_remove():
-        services.member_set_role(actor=team.admin, project=team.project, user_id=team.reviewer.pk, role="annotator")
-        services.member_remove(actor=team.admin, project=team.project, user_id=team.annotator.pk)
+        projects_services.member_set_role(actor=team.admin, project=team.project, user_id=team.reviewer.pk, role="annotator")
+        projects_services.member_remove(actor=team.admin, project=team.project, user_id=team.annotator.pk)
 
     await demote_and_remove()
     assert (await reviewer.receive_json_from(timeout=2))["type"] == "membership.changed"
@@ -180,9 +181,8 @@ async def test_a_demoted_reviewer_leaves_the_staff_group_and_a_removed_member_is
     def staff_event():
         from annotation import events
 
-        events.publish(team.project.pk, {"type": "review.changed", "opened": 1})
-        events.publish(team.project.pk, {"type": "rulebook.published", "version": 9, "labels": 2},
-                       audience=events.Audience.MEMBERS)  # fmt: skip
+        events.review_opened(team.project.pk, opened=1)
+        events.rulebook_published(team.project.pk, version=9, labels=2)
 
     await staff_event()
     heard = await drain(reviewer)
@@ -245,3 +245,20 @@ async def test_a_socket_on_no_route_is_closed_like_a_missing_project(team, path)
     """It used to raise ValueError inside the application (a 500 on the handshake)."""
     comm = _through_the_stack(path, b"http://localhost:8000")
     assert await comm.connect() == (False, 4404)
+
+
+def test_the_pages_follow_the_event_catalogue():
+    """Every event type the JavaScript handles is one events.py sends, and every one sent is named
+    in the catalogue (a renamed event would otherwise silently stop updating a page)."""
+    import re
+    from pathlib import Path
+
+    from annotation import events
+
+    js = "".join(p.read_text() for p in (Path(__file__).resolve().parents[2] / "static" / "quorum").glob("*.js"))
+    handled = set(re.findall(r"\"([a-z]+\.[a-z_]+)\"", js)) & {t for t in re.findall(r"[a-z]+\.[a-z_]+", js) if "." in t}
+    handled = {t for t in handled if t.split(".")[0] in {e.split(".")[0] for e in events.EVENT_TYPES}}
+    assert handled <= set(events.EVENT_TYPES), handled - set(events.EVENT_TYPES)
+    source = Path(events.__file__).read_text()
+    sent = set(re.findall(r'"type": "([a-z]+\.[a-z_]+)"', source))
+    assert sent == set(events.EVENT_TYPES)

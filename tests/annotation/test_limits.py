@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from annotation import limits
 from annotation.rulebook.models import RulebookVersion
-from tests.annotation.test_views import label_post, login
+from tests.annotation.views.test_pages import label_post, login
 from tests.conftest import api_client, labels
 
 

@@ -139,7 +139,7 @@ def test_empty_queue_and_no_rulebook_are_said_plainly(browser, live_server):
 
 
 def test_an_item_leased_under_a_newer_rulebook_is_not_answered_from_an_old_page(browser, live_server):
-    from annotation import services
+    from annotation.rulebook import services as rulebook_services
     from annotation.rulebook.models import RulebookVersion
     from tests.conftest import labels
 
@@ -155,8 +155,8 @@ def test_an_item_leased_under_a_newer_rulebook_is_not_answered_from_an_old_page(
     admin = project.memberships.get(role="admin").user
 
     def republish():
-        services.rulebook_draft_save(actor=admin, project=project, guidelines="new", unclear_instructions="", do_not_label="", labels=labels("round", "straight"))
-        services.rulebook_publish(actor=admin, project=project)
+        rulebook_services.rulebook_draft_save(actor=admin, project=project, guidelines="new", unclear_instructions="", do_not_label="", labels=labels("round", "straight"))
+        rulebook_services.rulebook_publish(actor=admin, project=project)
 
     off_loop(republish)  # no socket here (the test server is WSGI): the page is not told
     name = current_name(page)

@@ -11,9 +11,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from annotation import services
 from annotation.items.models import Item
 from annotation.labeling.models import Lease, Vote
+from annotation.projects import services as projects_services
 from annotation.projects.models import Project
 from consensus.decisions.models import GroundTruth
 from tests.e2e.conftest import log_in, off_loop
@@ -62,7 +62,7 @@ def test_agreement_promotes_and_a_split_at_max_votes_goes_to_review(browser, liv
     off_loop(call_command, "demo", items=40)
     project = Project.objects.get(slug="digits")
     admin = get_user_model().objects.get(username="admin")
-    off_loop(services.project_update, actor=admin, project=project, gold_rate=0, max_votes=4)
+    off_loop(projects_services.project_update, actor=admin, project=project, gold_rate=0, max_votes=4)
     project.refresh_from_db()
     thresholds = (project.min_votes, project.max_votes, project.promote_posterior, project.promote_agreement)
     assert thresholds == (3, 4, 0.9, 0.6)
@@ -123,7 +123,7 @@ def test_agreement_promotes_and_a_split_at_max_votes_goes_to_review(browser, liv
 
     # A fourth annotator is offered B, and only B, and answers a fourth digit.
     off_loop(UserFactory, username="annotator4")
-    off_loop(services.member_add, actor=admin, project=project, username="annotator4", role="annotator")
+    off_loop(projects_services.member_add, actor=admin, project=project, username="annotator4", role="annotator")
     context4, page4 = open_labeler(browser, live_server, "annotator4", PASSWORD)
     assert current_item(page4) == b.pk
     page4.keyboard.press("5")

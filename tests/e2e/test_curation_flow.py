@@ -8,9 +8,10 @@ import zipfile
 
 import pytest
 
-from annotation import services
 from annotation.items.models import Item
+from annotation.projects import services as projects_services
 from annotation.projects.models import Role
+from annotation.rulebook import services as rulebook_services
 from tests.conftest import labels
 from tests.curation_photos import build
 from tests.e2e.conftest import log_in, off_loop
@@ -32,10 +33,10 @@ def test_admin_excludes_a_near_duplicate_and_no_annotator_ever_sees_it(page, bro
     admin, annotator = UserFactory(username="ada"), UserFactory(username="ann")
 
     def setup():
-        project = services.project_create(actor=admin, name="Photos", item_kind="image")
-        services.member_add(actor=admin, project=project, username=annotator.username, role=Role.ANNOTATOR)
-        services.rulebook_draft_save(actor=admin, project=project, guidelines="", unclear_instructions="", do_not_label="", labels=labels("indoor", "outdoor"))
-        services.rulebook_publish(actor=admin, project=project)
+        project = projects_services.project_create(actor=admin, name="Photos", item_kind="image")
+        projects_services.member_add(actor=admin, project=project, username=annotator.username, role=Role.ANNOTATOR)
+        rulebook_services.rulebook_draft_save(actor=admin, project=project, guidelines="", unclear_instructions="", do_not_label="", labels=labels("indoor", "outdoor"))
+        rulebook_services.rulebook_publish(actor=admin, project=project)
         project.min_votes, project.max_votes, project.gold_rate = 1, 1, 0
         project.save()
         return project

@@ -9,8 +9,8 @@ import time
 import pytest
 from django.core.management import call_command
 
-from annotation import labeling
 from annotation.items.models import Item, ItemState
+from annotation.labeling import services as labeling
 from annotation.labeling.models import Vote
 from annotation.projects.models import Project
 from tests.e2e.conftest import ARTIFACTS, log_in, off_loop

@@ -13,12 +13,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from annotation import labeling, services
 from annotation.items.models import Item, ItemState
+from annotation.labeling import services as labeling
+from annotation.projects import services as projects_services
 from annotation.projects.models import Project
 from consensus.decisions.models import GroundTruth
+from consensus.decisions.services import consensus_reestimate
 from consensus.review.models import ReviewCase
-from consensus.services import consensus_reestimate
 from tests.e2e.conftest import log_in, off_loop
 from tests.factories import PASSWORD, UserFactory
 
@@ -50,7 +51,7 @@ def test_two_reviewers_share_the_queue_and_their_decisions_are_recorded(browser,
     off_loop(call_command, "demo", items=20)
     project = Project.objects.get(slug="digits")
     admin = get_user_model().objects.get(username="admin")
-    off_loop(services.project_update, actor=admin, project=project, gold_rate=0, min_votes=2, max_votes=2)
+    off_loop(projects_services.project_update, actor=admin, project=project, gold_rate=0, min_votes=2, max_votes=2)
     project.refresh_from_db()
     items = list(Item.objects.filter(project=project, state="queued", gold__isnull=True).order_by("pk")[:3])
     Item.objects.filter(project=project).exclude(pk__in=[i.pk for i in items]).update(state="excluded")
@@ -59,7 +60,7 @@ def test_two_reviewers_share_the_queue_and_their_decisions_are_recorded(browser,
         off_loop(split, project, (a1, a2), item.pk, ("one", "seven"))
     assert set(Item.objects.filter(pk__in=[i.pk for i in items]).values_list("state", flat=True)) == {ItemState.REVIEW}
     second = UserFactory(username="reviewer2")
-    off_loop(services.member_add, actor=admin, project=project, username=second.username, role="reviewer")
+    off_loop(projects_services.member_add, actor=admin, project=project, username=second.username, role="reviewer")
 
     first_page = open_as(browser, live_server, "reviewer", DEMO_PASSWORD)
     second_page = open_as(browser, live_server, "reviewer2", PASSWORD)

@@ -19,8 +19,10 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from PIL import Image
 
-from annotation import imports, services
+from annotation.imports import services as imports
+from annotation.projects import services as projects_services
 from annotation.projects.models import Membership, Project, Role
+from annotation.rulebook import services as rulebook_services
 
 SLUG = "digits"
 PASSWORD = "quorum-demo"
@@ -111,7 +113,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def _project(self, admin: Any, digits: Any, count: int) -> Project:
-        project = services.project_create(
+        project = projects_services.project_create(
             actor=admin,
             name="Handwritten digits",
             slug=SLUG,
@@ -163,12 +165,12 @@ class Command(BaseCommand):
             }
             for d in range(10)
         ]
-        services.rulebook_draft_save(
+        rulebook_services.rulebook_draft_save(
             actor=admin, project=project, guidelines=GUIDELINES,
             unclear_instructions="Mark it unsure and choose the more likely digit; never skip a readable digit.",
             do_not_label="Blank or torn scans, and images with more than one digit: claim 'does not fit' with a reason.",
             labels=labels, decision_path=DECISION_PATH, change_note="First version.",
         )  # fmt: skip
-        services.rulebook_publish(actor=admin, project=project)
+        rulebook_services.rulebook_publish(actor=admin, project=project)
         self.stdout.write(f"Demo project '{SLUG}': {job.created} digit images imported, rulebook v1 published.")
         return project

@@ -8,8 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotation import imports
 from annotation.exceptions import ValidationFailed
+from annotation.imports import services as imports
 from annotation.projects.models import Project
 
 

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotation.projects.models import Project
 from consensus import aggregation
-from consensus.services import consensus_reestimate
+from consensus.decisions.services import consensus_reestimate
 
 
 class Command(BaseCommand):

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotation.projects.models import Project
-from consensus.selectors import EXPORT_COLUMNS, ground_truth_export
+from consensus.decisions.selectors import EXPORT_COLUMNS, ground_truth_export
 
 
 class Command(BaseCommand):

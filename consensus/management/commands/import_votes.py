@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotation.exceptions import Conflict, ValidationFailed
+from annotation.imports.votes import project_create_for_votes, votes_import
 from annotation.projects.models import Project
-from consensus.importing import project_create_for_votes, votes_import
 
 
 class Command(BaseCommand):

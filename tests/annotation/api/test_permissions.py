@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import pytest
 from django.test import Client
 
-from annotation import imports, services
+from annotation.imports import services as imports
 from annotation.items.models import Item
+from annotation.rulebook import services as rulebook_services
 from tests.conftest import api_client, image_bytes, labels, publish, zip_bytes
 
 ROLES = ["admin", "reviewer", "annotator", "outsider", "anonymous"]
@@ -32,7 +33,7 @@ def world(image_team) -> World:
     publish(image_team, "cat", "dog")
     changed = labels("cat", "dog")
     changed[0]["definition"] = "A changed cat."
-    services.rulebook_draft_save(actor=image_team.admin, project=image_team.project, guidelines="", unclear_instructions="", do_not_label="", labels=changed)
+    rulebook_services.rulebook_draft_save(actor=image_team.admin, project=image_team.project, guidelines="", unclear_instructions="", do_not_label="", labels=changed)
     job = imports.import_create(actor=image_team.admin, project=image_team.project, name="a.zip", upload=io.BytesIO(zip_bytes({"a.jpg": image_bytes()})))
     imports.import_start(job=job)
     return World(image_team, Item.objects.get(project=image_team.project), job.pk)
@@ -169,7 +170,7 @@ def page_client(user) -> Client:
 def test_page_permission_matrix(world, role, path, needed):
     if role == "annotator" and path.endswith(("/image", "/thumbnail")):
         # An annotator sees the files of the items they hold (tests/annotation/test_item_files.py).
-        from annotation import labeling
+        from annotation.labeling import services as labeling
 
         assert labeling.item_lease_next(project=world.team.project, annotator=world.team.annotator).item_id == world.item.pk
     response = page_client(world.team.user(role)).get(fill(path, world))
@@ -218,7 +219,7 @@ def test_only_admins_suspend_and_only_reviewers_decide(world, role):
 
 def test_annotators_do_not_see_other_annotators_votes_anywhere(world):
     """The only vote an annotator's pages and API ever show them is their own."""
-    from annotation import labeling
+    from annotation.labeling import services as labeling
     from annotation.labeling.models import Vote
 
     other = world.team.reviewer  # votes like an annotator would

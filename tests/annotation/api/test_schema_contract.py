@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.annotation.test_labeling import add_items
+from tests.annotation.labeling.test_services import add_items
 from tests.conftest import api_client, publish
 
 

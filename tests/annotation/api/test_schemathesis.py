@@ -30,11 +30,14 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from annotation import imports, labeling, services
+from annotation.imports import services as imports
 from annotation.imports.models import ImportStatus
 from annotation.items.models import Item
+from annotation.labeling import services as labeling
+from annotation.projects import services as projects_services
 from annotation.projects.models import Role
-from tests.annotation.test_labeling import add_items
+from annotation.rulebook import services as rulebook_services
+from tests.annotation.labeling.test_services import add_items
 from tests.conftest import labels, publish
 from tests.factories import UserFactory
 
@@ -58,7 +61,7 @@ def _world(team) -> dict[str, Any]:
     items = add_items(project, 8)
     others = [UserFactory(username=f"crowd{i}") for i in range(2)]
     for user in others:
-        services.member_add(actor=team.admin, project=project, username=user.username, role=Role.ANNOTATOR)
+        projects_services.member_add(actor=team.admin, project=project, username=user.username, role=Role.ANNOTATOR)
     for user in others:  # two agreeing votes each on three items: ground truth
         for _ in range(3):
             lease = labeling.item_lease_next(project=project, annotator=user)
@@ -66,7 +69,7 @@ def _world(team) -> dict[str, Any]:
     upload = io.BytesIO(b'{"id": "imported-1", "text": "an imported text"}\n')
     upload.name = "rows.jsonl"
     job = imports.import_start(job=imports.import_create(actor=team.admin, project=project, name=upload.name, upload=upload), background=False)
-    services.rulebook_draft_save(actor=team.admin, project=project, guidelines="Second edition", unclear_instructions="",
+    rulebook_services.rulebook_draft_save(actor=team.admin, project=project, guidelines="Second edition", unclear_instructions="",
                                  do_not_label="", labels=labels("cat", "dog", "fox", "owl"))  # fmt: skip
     assert job.status == ImportStatus.DONE, job.message
     return {

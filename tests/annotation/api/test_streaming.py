@@ -27,7 +27,7 @@ from rest_framework.authtoken.models import Token
 
 from annotation.items.models import Item
 from quorum.urls import handler400, handler403, handler404, handler500  # noqa: F401 (this module is a URLconf)
-from tests.annotation.test_labeling import add_items
+from tests.annotation.labeling.test_services import add_items
 from tests.conftest import daphne_server
 
 ERROR_LINE = b"STREAM FAILED\n"
@@ -186,7 +186,7 @@ def _image_item(team) -> tuple[str, bytes]:
     import numpy as np
     from PIL import Image
 
-    from annotation import imports
+    from annotation.imports import services as imports
 
     out = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)).save(out, "PNG")
