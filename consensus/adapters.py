@@ -17,19 +17,13 @@ import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import connection
 
+from annotation.answers.choice import nominal_key
 from annotation.items.models import Item, ItemState
 from annotation.labeling.models import ExternalAnnotator, Vote, VoteKind
 from annotation.labeling.selectors import suspended_voters
 from annotation.projects.models import Membership
 from consensus.aggregation import NO_GOLD
 from consensus.metrics import Votes
-
-
-def answer_key(value: Any) -> str:
-    """A vote's value as a nominal category: the label key, or the sorted keys joined by '+'."""
-    if isinstance(value, list):
-        return "+".join(sorted(str(v) for v in value))
-    return str(value)
 
 
 @dataclass
@@ -56,7 +50,7 @@ def key_of(raw: str | None) -> str | None:
     """The nominal category of a value read with ``value_sql`` (None for a claim)."""
     if raw is None:
         return None
-    return answer_key(json.loads(raw)) if raw.startswith("[") else raw
+    return nominal_key(json.loads(raw)) if raw.startswith("[") else raw
 
 
 def project_votes(*, project_id: int, labels: list[str]) -> ProjectVotes:

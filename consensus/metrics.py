@@ -168,3 +168,12 @@ def fleiss_kappa(votes: Votes) -> float:
     if expected == 1:
         return float("nan")
     return float((per_item.mean() - expected) / (1 - expected))
+
+
+def finite(x: float | None, digits: int | None = None) -> float | None:
+    """``x`` as a plain float for JSON and the database (rounded to ``digits`` if given), or None
+    when it is missing, NaN or infinite (PostgreSQL's jsonb refuses NaN)."""
+    if x is None or not np.isfinite(x):
+        return None
+    return float(x) if digits is None else round(float(x), digits)
+

@@ -26,6 +26,7 @@ APPS = ("annotation", "consensus")
 
 PURE = {
     "annotation.answers.boxes",
+    "annotation.answers.choice",
     "annotation.answers.marks",
     "annotation.answers.spans",
     "annotation.curation.measures",
@@ -46,6 +47,7 @@ PURE = {
     "consensus.metrics",
     "consensus.policy",
     "consensus.quality",
+    "consensus.reporting.charts",
 }
 FRAMEWORKS = ("django", "rest_framework", "channels", "drf_spectacular", "csp", "axes")
 # The one door from annotation into consensus.

@@ -12,8 +12,8 @@ to mark here", an answer like any other that agrees with other empty answers. No
 never passed to these modules.
 
 Each module's ``check_answer(value, label_keys, *, …, version)`` mirrors the choice check in
-``annotation.rulebook``: it returns the normalised answer (what a vote stores) or raises
+``annotation.answers.choice``: it returns the normalised answer (what a vote stores) or raises
 ``AnswerInvalid`` naming the field (``value[2].w``). A normalised answer checks again unchanged.
 Claims ("does not fit", "should not be labeled") are the same for every question type and are
-checked before the value, as ``annotation.rulebook.check_answer`` does today.
+checked before the value, as ``annotation.answers.choice.check_answer`` does.
 """

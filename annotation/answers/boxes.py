@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from annotation.answers import marks
-from annotation.rulebook.document import AnswerInvalid
+from annotation.answers.choice import AnswerInvalid
 
 FIELDS = ("x", "y", "w", "h", "label")
 MAX_BOXES = 1000

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from annotation.rulebook.document import AnswerInvalid
+from annotation.answers.choice import AnswerInvalid
 
 
 def check_list(

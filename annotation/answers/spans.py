@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from annotation.answers import marks
-from annotation.rulebook.document import AnswerInvalid
+from annotation.answers.choice import AnswerInvalid
 
 FIELDS = ("start", "end", "label")
 MAX_SPANS = 1000

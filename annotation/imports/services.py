@@ -24,6 +24,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from annotation import events
+from annotation.answers.choice import AnswerInvalid, check_gold
 from annotation.curation import measures as curation
 from annotation.curation import services as curation_services
 from annotation.exceptions import ValidationFailed
@@ -159,24 +160,9 @@ class _Gold:
         self.keys = current.label_keys if current else None
         self.multi = project.question_type == QuestionType.MULTI
 
-    def check(self, gold: Any) -> Any | str:
-        """The normalized gold value, or a reason (str prefixed with '!') it is refused."""
-        if gold is None or gold == "":
-            return None
-        values = gold if isinstance(gold, list) else [gold]
-        if not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in values):
-            return "!gold must be a label key, or a list of label keys for multiple choice"
-        values = [str(v).strip() for v in values]
-        if not self.multi and len(values) != 1:
-            return "!this project is single choice; gold must be one label key"
-        if self.keys is not None:
-            unknown = [v for v in values if v not in self.keys]
-            if unknown:
-                return (
-                    f"!gold {', '.join(map(repr, unknown))} is not a label of rulebook "
-                    f"v{self.version} ({', '.join(self.keys)})"
-                )
-        return values if self.multi else values[0]
+    def check(self, gold: Any) -> Any:
+        """The gold value as stored, or ``AnswerInvalid``."""
+        return check_gold(gold, self.keys, multi=self.multi, version=self.version)
 
 
 # Columns written by an import, in the order of the rows built in ``_Run.flush``.
@@ -289,9 +275,10 @@ class _Run:
             return self.error(row.where, "text", "this project labels text; the row has an image")
         if kind == ItemKind.IMAGE and row.image_bytes is None:
             return self.error(row.where, "image", "this project labels images; the row has text")
-        gold = self.gold.check(row.gold)
-        if isinstance(gold, str) and gold.startswith("!"):
-            return self.error(row.where, "gold", gold[1:])
+        try:
+            gold = self.gold.check(row.gold)
+        except AnswerInvalid as exc:
+            return self.error(row.where, exc.field, exc.message)
         row.gold = gold
         if row.external_id and row.external_id in self.seen_ids:
             return self.skip(row.where, f"id {row.external_id!r} appears earlier in this import")

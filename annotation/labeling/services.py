@@ -26,6 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotation import events
+from annotation.answers import choice
 from annotation.exceptions import (
     AlreadyVoted,
     AnswerFinal,
@@ -41,7 +42,6 @@ from annotation.items.models import Item, ItemState
 from annotation.labeling import queue
 from annotation.labeling.models import LEASES_EXCLUDING_ITEM, Lease, LeaseStatus, Vote, VoteKind
 from annotation.projects.models import Membership, Project, QuestionType
-from annotation.rulebook import document as rb
 from annotation.rulebook.models import RulebookVersion
 from annotation.rulebook.selectors import rulebook_current
 from consensus.decisions.services import item_decide, item_undone
@@ -340,11 +340,11 @@ def vote_cast(
                 "Reload to read the new version; your answer was not saved."
             )
         try:
-            answer = rb.check_answer(
+            answer = choice.check_answer(
                 value, claim, claim_reason, version.label_keys,
                 multi=project.question_type == QuestionType.MULTI, version=version.number or 0,
             )  # fmt: skip
-        except rb.AnswerInvalid as exc:
+        except choice.AnswerInvalid as exc:
             raise ValidationFailed(exc.message, [{"field": exc.field, "message": exc.message}]) from None
         # The vote this one supersedes: the retraction left by an undo on this lease, if any.
         cur.execute(

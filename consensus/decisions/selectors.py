@@ -17,7 +17,7 @@ from annotation.projects.models import AuditEvent, Project, QuestionType
 from consensus import aggregation
 from consensus.adapters import ItemVote, ProjectVotes, item_votes, project_votes
 from consensus.decisions.models import Estimate, GroundTruth, Reliability
-from consensus.metrics import alpha_from_counts, value_counts
+from consensus.metrics import alpha_from_counts, finite, value_counts
 from consensus.review.models import ReviewCase
 
 UNESTIMATED_ACCURACY = 0.8  # what a vote is assumed worth before any estimate exists
@@ -189,7 +189,7 @@ def _export_records(project: Project, gts: dict[int, GroundTruth], computed: Com
         if gt is not None:
             yield {
                 "item": name, "label": gt.label, "posterior": round(gt.posterior, 6), "state": state,
-                "source": gt.source, "agreement": _round(gt.agreement), "votes": len(gt.votes), "method": gt.method,
+                "source": gt.source, "agreement": finite(gt.agreement, 6), "votes": len(gt.votes), "method": gt.method,
                 "rulebook_version": gt.rulebook_version.number if gt.rulebook_version else None,
                 "decided_at": gt.decided_at.isoformat(), "reviewer": gt.reviewer.username if gt.reviewer else "",
                 "item_id": pk, "vote_ids": gt.votes, "distribution": gt.distribution, "params": gt.params,
@@ -207,16 +207,12 @@ def _export_records(project: Project, gts: dict[int, GroundTruth], computed: Com
             yield {
                 "item": name, "label": computed.pv.labels[best] if best >= 0 else "",
                 "posterior": round(float(posterior[best]), 6) if best >= 0 else None, "state": state,
-                "source": "", "agreement": _round(computed.agreement[i]) if i is not None else None,
+                "source": "", "agreement": finite(computed.agreement[i], 6) if i is not None else None,
                 "votes": int(computed.n_votes[i]) if i is not None else 0, "method": computed.method,
                 "rulebook_version": None, "decided_at": "", "reviewer": "", "item_id": pk,
                 "distribution": {k: round(float(p), 6) for k, p in zip(computed.pv.labels, posterior, strict=False)}
                 if posterior is not None else {},
             }  # fmt: skip
-
-
-def _round(x: float | None) -> float | None:
-    return None if x is None or not np.isfinite(x) else round(float(x), 6)
 
 
 def votes_with_label(*, project: Project, label: str) -> QuerySet[Vote]:

@@ -47,6 +47,7 @@ from consensus.decisions.selectors import (
     item_consensus,
     symmetric_confusion,
 )
+from consensus.metrics import finite
 from consensus.review.models import ReviewCase, ReviewReason, ReviewResolution
 from consensus.review.services import review_case_close, review_cases_open
 
@@ -281,7 +282,7 @@ def consensus_reestimate(*, project: Project, method: str = aggregation.DEFAULT_
     why = policy.review_reasons(agreement=np.nan_to_num(c.agreement), tie=tie, claims=pv.item_claims, unsure=unsure, t=t)
     open_ = np.isin(states, OPEN_STATES) & ~is_gold
     now = timezone.now()
-    summary = Summary(items=len(pv.item_ids), votes=len(pv.votes.item), alpha=_finite(c.alpha), method=method)
+    summary = Summary(items=len(pv.item_ids), votes=len(pv.votes.item), alpha=finite(c.alpha, 6), method=method)
     with transaction.atomic():
         estimate = _store_estimate(project, c, last_vote, time.perf_counter() - started)
         summary.estimate_id = estimate.pk
@@ -304,10 +305,6 @@ def consensus_reestimate(*, project: Project, method: str = aggregation.DEFAULT_
     return summary
 
 
-def _finite(x: float) -> float | None:
-    return None if x is None or not np.isfinite(x) else round(float(x), 6)
-
-
 def _store_estimate(project: Project, c: Computed, last_vote: int, seconds: float) -> Estimate:
     pv, result = c.pv, c.result
     per_voter = np.bincount(pv.votes.annotator, minlength=pv.votes.n_annotators)
@@ -320,7 +317,7 @@ def _store_estimate(project: Project, c: Computed, last_vote: int, seconds: floa
         project=project, method=c.method, params=result.params, labels=pv.labels,
         class_prior=[float(x) for x in result.class_prior], default_confusion=_rounded(default),
         votes=len(pv.votes.item), items=len(pv.item_ids), last_vote_id=last_vote,
-        iterations=result.iterations, converged=result.converged, alpha=_finite(c.alpha), seconds=seconds,
+        iterations=result.iterations, converged=result.converged, alpha=finite(c.alpha, 6), seconds=seconds,
     )  # fmt: skip
     consensus_best = result.best[pv.votes.item]
     decided = consensus_best >= 0

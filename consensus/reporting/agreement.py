@@ -18,6 +18,8 @@ from annotation.projects.models import Project
 from consensus import adapters, metrics
 from consensus.decisions.models import Estimate, Reliability
 from consensus.decisions.selectors import estimate_latest
+from consensus.metrics import finite
+from consensus.reporting.charts import shorten
 
 BOOTSTRAP_SAMPLES = 1000
 BOOTSTRAP_SAMPLES_LARGE = 200  # above LARGE_PROJECT_ITEMS, so the page stays fast
@@ -172,10 +174,10 @@ def agreement_report(*, project: Project) -> AgreementReport:
 def alpha_summary(*, votes: metrics.Votes) -> AlphaSummary:
     """Nominal alpha over items with two or more votes, with a 95% bootstrap interval."""
     samples = BOOTSTRAP_SAMPLES_LARGE if votes.n_items > LARGE_PROJECT_ITEMS else BOOTSTRAP_SAMPLES
-    value = _finite(metrics.alpha_nominal(votes))
+    value = finite(metrics.alpha_nominal(votes))
     low = high = None
     if value is not None:
-        low, high = (_finite(x) for x in metrics.alpha_bootstrap(votes, samples=samples))
+        low, high = (finite(x) for x in metrics.alpha_bootstrap(votes, samples=samples))
     per_item = np.bincount(votes.item, minlength=votes.n_items)
     return AlphaSummary(
         value=value, low=low, high=high, samples=samples, items=votes.n_items, votes=len(votes.item),
@@ -224,8 +226,8 @@ def label_alpha_chart(
     """``label_alphas`` as horizontal bars from zero, named and coloured by the rulebook."""
     keys, alphas, counts = label_alphas(pv=pv, rulebook_keys=[lab["key"] for lab in rulebook_labels])
     meta = {lab["key"]: lab for lab in rulebook_labels}
-    finite = [a for a in alphas if np.isfinite(a)]
-    lo = min(0.0, np.floor(min(finite, default=0.0) * 5) / 5)  # room for negative alpha, in steps of 0.2
+    defined = [a for a in alphas if np.isfinite(a)]
+    lo = min(0.0, np.floor(min(defined, default=0.0) * 5) / 5)  # room for negative alpha, in steps of 0.2
     left, right, row = 140, 48, 26
     plot = width - left - right
 
@@ -235,7 +237,7 @@ def label_alpha_chart(
     bars = []
     for n, key in enumerate(keys):
         lab = meta.get(key, {})
-        a = _finite(alphas[n])
+        a = finite(alphas[n])
         start, end = sorted((x_of(0.0), x_of(a if a is not None else 0.0)))
         bars.append(
             LabelBar(
@@ -323,7 +325,7 @@ def scale_color(value: float) -> str:
 def _short(name: str, size: int = 18) -> str:
     """A name for an axis; the full name is in the tooltip (imported ones keep their mark there)."""
     name = name.removesuffix(adapters.IMPORTED_MARK)
-    return name if len(name) <= size else name[: size - 1] + "…"
+    return shorten(name, size)
 
 
 # --- items ----------------------------------------------------------------------------------------
@@ -403,10 +405,6 @@ def _reliability_name(r: Reliability) -> str:
 
 
 # --- small things -------------------------------------------------------------------------------
-
-
-def _finite(x: float | None) -> float | None:
-    return None if x is None or not np.isfinite(x) else float(x)
 
 
 def _safe_color(color: Any) -> str:

@@ -14,12 +14,14 @@ from typing import Any
 import numpy as np
 from django.db.models import Count, Q
 
+from annotation.answers.choice import nominal_key
 from annotation.labeling.models import ExternalAnnotator, Vote, VoteKind
 from annotation.projects.models import Membership, Project, Role
 from consensus import adapters, quality
 from consensus.decisions.models import Estimate, Reliability
 from consensus.decisions.selectors import estimate_latest
 from consensus.reporting.agreement import scale_color
+from consensus.reporting.charts import shorten
 
 MATRIX_CELL = 22
 
@@ -120,7 +122,7 @@ def annotator_quality(*, project: Project, user_id: int | None = None) -> Qualit
     for u, e, value, gold in current.filter(item__gold__isnull=False).values_list("annotator_id", "external_id", "value", "item__gold"):
         key = _key(u, e)
         gold_total[key] += 1
-        gold_right[key] += value is not None and adapters.answer_key(value) == adapters.answer_key(gold)
+        gold_right[key] += value is not None and nominal_key(value) == nominal_key(gold)
     times: dict[str, list[int]] = defaultdict(list)
     for u, ms in current.filter(annotator__isnull=False, time_spent_ms__gt=0).values_list("annotator_id", "time_spent_ms").iterator(chunk_size=20000):
         times[_key(u, None)].append(ms)
@@ -156,7 +158,7 @@ def annotator_quality(*, project: Project, user_id: int | None = None) -> Qualit
 def confusion_picture(matrix: np.ndarray, labels: list[str], cell: int = MATRIX_CELL) -> ConfusionPicture:
     """Rows: the true label; columns: the label given. Each cell is the probability of giving
     that answer, which is the colour and the number in the cell."""
-    margin = 12 + 7 * max((len(_short(key)) for key in labels), default=3)
+    margin = 12 + 7 * max((len(shorten(key, 10)) for key in labels), default=3)
     cells = []
     for i, truth in enumerate(labels):
         for j, given in enumerate(labels):
@@ -167,12 +169,8 @@ def confusion_picture(matrix: np.ndarray, labels: list[str], cell: int = MATRIX_
                     title=f"truly {truth}, answers {given}: {p:.0%}",
                 )  # fmt: skip
             )
-    axis = [(margin + n * cell + cell // 2, _short(key)) for n, key in enumerate(labels)]
+    axis = [(margin + n * cell + cell // 2, shorten(key, 10)) for n, key in enumerate(labels)]
     return ConfusionPicture(axis, cells, cell, margin, margin + len(labels) * cell + 2)
-
-
-def _short(key: str, size: int = 10) -> str:
-    return key if len(key) <= size else key[: size - 1] + "…"
 
 
 def own_progress(*, project: Project, user_id: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from annotation.answers import boxes, marks
-from annotation.rulebook.document import AnswerInvalid
+from annotation.answers.choice import AnswerInvalid
 
 KEYS = ["tree", "dead"]
 

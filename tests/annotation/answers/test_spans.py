@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from annotation.answers import marks, spans
-from annotation.rulebook.document import AnswerInvalid
+from annotation.answers.choice import AnswerInvalid
 
 KEYS = ["person", "org", "place"]
 TEXT = "Ada Lovelace met Charles Babbage in London."
