@@ -9,7 +9,6 @@ from annotation.items.models import Item, ItemState
 from annotation.labeling.models import (
     LEASES_EXCLUDING_ITEM,
     Claim,
-    ExternalAnnotator,
     Lease,
     LeaseStatus,
     Vote,
@@ -25,6 +24,7 @@ from annotation.projects.models import (
     Role,
 )
 from annotation.rulebook.models import ClarificationNote, RulebookStatus, RulebookVersion
+from annotation.voters.models import Voter, VoterKind
 
 __all__ = [
     "Role",
@@ -48,6 +48,7 @@ __all__ = [
     "Lease",
     "Claim",
     "VoteKind",
-    "ExternalAnnotator",
+    "VoterKind",
+    "Voter",
     "Vote",
 ]

@@ -139,9 +139,10 @@ def load(votes: int, per_item: int) -> None:
     from django.db import connection
 
     from annotation.items.models import Item
-    from annotation.labeling.models import ExternalAnnotator, Vote
+    from annotation.labeling.models import Vote
     from annotation.projects import services as projects_services
     from annotation.rulebook import services as rulebook_services
+    from annotation.voters.models import Voter, VoterKind
 
     started = time.perf_counter()
     admin = get_user_model().objects.create_user("bench-admin")
@@ -157,8 +158,8 @@ def load(votes: int, per_item: int) -> None:
         actor=admin, project=project, guidelines="", unclear_instructions="", do_not_label="", labels=labels
     )
     version = rulebook_services.rulebook_publish(actor=admin, project=project)
-    externals = ExternalAnnotator.objects.bulk_create(
-        [ExternalAnnotator(project=project, name=f"crowd-{n:03d}") for n in range(ANNOTATORS)]
+    externals = Voter.objects.bulk_create(
+        [Voter(project=project, kind=VoterKind.EXTERNAL, name=f"crowd-{n:03d}") for n in range(ANNOTATORS)]
     )
     external_ids = np.array([e.pk for e in externals], dtype=np.int64)
 
@@ -189,7 +190,7 @@ def load(votes: int, per_item: int) -> None:
     copy_lines(
         cur,
         f"COPY {vote_t} (id, kind, value, unsure, claim, claim_reason, note, time_spent_ms, client_id, created_at, "
-        f"item_id, project_id, rulebook_version_id, external_id) FROM STDIN",
+        f"item_id, project_id, rulebook_version_id, voter_id) FROM STDIN",
         (
             f"{n}\tvote\t{values[v]}\tf\t\t\t\t0\tc{n}\t{now}\t{i}\t{p}\t{rb}\t{e}\n"
             for n, (i, v, e) in enumerate(

@@ -139,7 +139,7 @@ def simulate(
                 out.caught[row.name] = Caught(gold_answers[row.user_id], cast[row.user_id], [f.code for f in row.flags])
                 if suspend_flagged:  # what the admin does on the annotators page
                     reason = "; ".join(f.message for f in row.flags)
-                    annotator_suspend(project=project, actor=admin, user_id=row.user_id, reason=reason)
+                    annotator_suspend(project=project, actor=admin, voter_id=row.voter_id, reason=reason)
                     active[:] = [u for u in active if u.pk != row.user_id]
 
     while active:

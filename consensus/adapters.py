@@ -2,8 +2,8 @@
 
 A project's current votes (not retracted, on items that are not excluded) are read with one
 query into ``ProjectVotes``: index arrays for ``metrics`` and ``aggregation`` plus the maps back
-to item, voter and label. Voters are members (user ids) or imported identities (external ids);
-both get one index space. Multiple-choice answers are treated as one nominal value per distinct
+to item, voter and label. Every voter (member, imported annotator, …) is a ``Voter`` row; its
+id is what an index maps back to. Multiple-choice answers are treated as one nominal value per distinct
 set of labels.
 """
 
@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
-from django.contrib.auth import get_user_model
 from django.db import connection
 
 from annotation.answers.choice import nominal_key
 from annotation.items.models import Item, ItemState
-from annotation.labeling.models import ExternalAnnotator, Vote, VoteKind
-from annotation.labeling.selectors import suspended_voters
-from annotation.projects.models import Membership
+from annotation.labeling.models import Vote, VoteKind
+from annotation.voters.models import Voter
+from annotation.voters.selectors import suspended_voter_ids
 from consensus.aggregation import NO_GOLD
 from consensus.metrics import Votes
 
@@ -36,7 +35,7 @@ class ProjectVotes:
     item_claims: np.ndarray  # current votes that are claims ("does not fit" …), per item
     item_unsure: np.ndarray  # current label votes marked unsure, per item
     gold: np.ndarray  # item index → label index or NO_GOLD
-    voters: list[tuple[int | None, int | None]]  # voter index → (user id, external id)
+    voters: list[int]  # voter index → Voter pk
     labels: list[str]  # label index → key
 
 
@@ -66,13 +65,13 @@ def project_votes(*, project_id: int, labels: list[str]) -> ProjectVotes:
         )
         items = cur.fetchall()
         cur.execute(
-            f"SELECT v.id, v.item_id, COALESCE(v.annotator_id, -v.external_id), {value_sql('v.value')}, v.unsure "
+            f"SELECT v.id, v.item_id, v.voter_id, {value_sql('v.value')}, v.unsure "
             f"FROM {vote_t} v WHERE v.project_id = %s AND v.kind = %s "
             f"AND NOT EXISTS (SELECT 1 FROM {vote_t} w WHERE w.supersedes_id = v.id)",
             [project_id, VoteKind.VOTE],
         )
         rows = cur.fetchall()
-    users, externals = suspended_voters(project_id=project_id)
+    suspended = suspended_voter_ids(project_id=project_id)
     label_index = {key: n for n, key in enumerate(labels)}
     keys = list(labels)
     by_raw: dict[str | None, int] = {None: -1}
@@ -92,51 +91,47 @@ def project_votes(*, project_id: int, labels: list[str]) -> ProjectVotes:
     item_ids = np.fromiter((r[0] for r in items), dtype=np.int64, count=n_items)
     vote_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
     vote_items = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)
-    voter_codes = np.fromiter((r[2] for r in rows), dtype=np.int64, count=n)
+    voter_ids = np.fromiter((r[2] for r in rows), dtype=np.int64, count=n)
     label_idx = np.fromiter((index_of(r[3]) for r in rows), dtype=np.int64, count=n)
     claim = label_idx < 0
     # votes on excluded items drop out; claims carry no label and are counted apart
     pos = np.searchsorted(item_ids, vote_items)
     pos_c = np.minimum(pos, max(n_items - 1, 0))
     on_item = (pos < n_items) & (item_ids[pos_c] == vote_items) if n_items else np.zeros(n, bool)
-    counts = on_item & ~np.isin(voter_codes, [*users, *(-e for e in externals)])
+    counts = on_item & ~np.isin(voter_ids, list(suspended))
     claims = np.bincount(pos[counts & claim], minlength=n_items)
     keep = counts & ~claim
     unsure = np.fromiter((bool(r[4]) for r in rows), dtype=bool, count=n)
     item_unsure = np.bincount(pos[keep & unsure], minlength=n_items)
-    codes, voter_idx = np.unique(voter_codes[keep], return_inverse=True)
+    voters, voter_idx = np.unique(voter_ids[keep], return_inverse=True)
     gold = np.fromiter((index_of(r[2]) if r[2] is not None else NO_GOLD for r in items), dtype=np.int64, count=n_items)
     votes = Votes(
         item=pos[keep], annotator=voter_idx.astype(np.int64), label=label_idx[keep],
-        n_items=n_items, n_annotators=len(codes), n_labels=len(keys),
+        n_items=n_items, n_annotators=len(voters), n_labels=len(keys),
     )  # fmt: skip
-    voters = [(int(c), None) if c > 0 else (None, int(-c)) for c in codes]
     extra = np.fromiter((r[3] for r in items), dtype=np.int64, count=n_items)
     states = [r[1] for r in items]
-    return ProjectVotes(votes, vote_ids[keep], item_ids, states, extra, claims, item_unsure, gold, voters, keys)
+    return ProjectVotes(votes, vote_ids[keep], item_ids, states, extra, claims, item_unsure, gold, voters.tolist(), keys)
 
 
 class ItemVote(NamedTuple):
     id: int
-    annotator: int | None  # user id
-    external: int | None  # external annotator id
+    voter: int  # Voter pk
     key: str | None  # answer key, None for a claim
     unsure: bool
 
 
 def item_votes(*, item_id: int, project_id: int) -> list[ItemVote]:
     """One item's current votes that count (not retracted, not by a suspended annotator)."""
-    t, m, e = Vote._meta.db_table, Membership._meta.db_table, ExternalAnnotator._meta.db_table
+    t, r = Vote._meta.db_table, Voter._meta.db_table
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT v.id, v.annotator_id, v.external_id, {value_sql('v.value')}, v.unsure FROM {t} v WHERE v.item_id = %s "
-            f"AND v.kind = %s AND NOT EXISTS (SELECT 1 FROM {t} w WHERE w.supersedes_id = v.id) "
-            f"AND NOT EXISTS (SELECT 1 FROM {m} m WHERE m.project_id = %s AND m.user_id = v.annotator_id "
-            f"AND m.suspended_at IS NOT NULL) "
-            f"AND NOT EXISTS (SELECT 1 FROM {e} e WHERE e.id = v.external_id AND e.suspended_at IS NOT NULL) ORDER BY v.id",
-            [item_id, VoteKind.VOTE, project_id],
+            f"SELECT v.id, v.voter_id, {value_sql('v.value')}, v.unsure FROM {t} v JOIN {r} r ON r.id = v.voter_id "
+            f"WHERE v.item_id = %s AND v.kind = %s AND r.suspended_at IS NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM {t} w WHERE w.supersedes_id = v.id) ORDER BY v.id",
+            [item_id, VoteKind.VOTE],
         )
-        return [ItemVote(r[0], r[1], r[2], key_of(r[3]), bool(r[4])) for r in cur.fetchall()]
+        return [ItemVote(r[0], r[1], key_of(r[2]), bool(r[3])) for r in cur.fetchall()]
 
 
 def insert_rows(model: type, fields: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
@@ -202,26 +197,3 @@ def items_move(
                     moved += [r[0] for r in cur.fetchall()]
     return moved
 
-
-IMPORTED_MARK = " (imported)"
-
-
-def display_name(*, username: str | None, external_name: str | None) -> str:
-    """How a voter is named to admins and reviewers: the username, or the imported name, marked."""
-    return username if username is not None else f"{external_name}{IMPORTED_MARK}"
-
-
-def voter_names(*, voters: list[tuple[int | None, int | None]]) -> list[str]:
-    """Display names of ``ProjectVotes.voters``, for admins and reviewers only."""
-    users = dict(
-        get_user_model().objects.filter(pk__in=[u for u, _ in voters if u]).values_list("pk", "username")
-    )
-    externals = dict(
-        ExternalAnnotator.objects.filter(pk__in=[e for _, e in voters if e]).values_list("pk", "name")
-    )
-    return [
-        display_name(username=users.get(u, f"user {u}"), external_name=None)
-        if u
-        else display_name(username=None, external_name=externals.get(e, e))
-        for u, e in voters
-    ]

@@ -22,7 +22,7 @@ urlpatterns = [
     path("p/<slug:slug>/items/<int:item_id>/gold/", views_review.item_make_gold, name="item-make-gold"),
     path("p/<slug:slug>/annotators/", views_annotators.annotators_page, name="annotators"),
     path(
-        "p/<slug:slug>/annotators/<str:key>/<slug:action>/",
+        "p/<slug:slug>/annotators/<int:voter_id>/<slug:action>/",
         views_annotators.annotator_suspension,
         name="annotator-suspension",
     ),

@@ -2,6 +2,8 @@ import factory
 from django.contrib.auth import get_user_model
 
 from annotation.projects.models import Membership, Project, Role
+from annotation.voters.models import Voter
+from annotation.voters.services import voter_for_member
 
 PASSWORD = "correct-horse-battery"
 
@@ -36,3 +38,9 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     project = factory.SubFactory(ProjectFactory)
     user = factory.SubFactory(UserFactory)
     role = Role.ANNOTATOR
+    voter = factory.LazyAttribute(lambda m: voter_for_member(project=m.project, user=m.user))
+
+
+def voter_id(project: Project, user) -> int:  # type: ignore[no-untyped-def]
+    """The id of the member's voter in the project: what suspension names."""
+    return Voter.objects.get(project=project, user=user).pk

@@ -243,12 +243,12 @@ def test_votes_survive_kill_9_of_the_server_once_each_with_consistent_counters(t
     votes = Vote.objects.filter(project=project)
     assert dict(votes.filter(client_id__in=list(acked)).values_list("client_id", "id")) == acked
     assert set(votes.values_list("client_id", flat=True)) <= sent
-    assert not votes.values("annotator", "client_id").annotate(n=Count("id")).filter(n__gt=1).exists()
+    assert not votes.values("voter", "client_id").annotate(n=Count("id")).filter(n__gt=1).exists()
     assert not votes.exclude(kind=VoteKind.VOTE).exists()
 
     # Counters match the rows, and no item has more votes than it needs.
     current = votes.filter(superseded_by__isnull=True)
-    assert not current.values("item", "annotator").annotate(n=Count("id")).filter(n__gt=1).exists()
+    assert not current.values("item", "voter").annotate(n=Count("id")).filter(n__gt=1).exists()
     per_item = dict(current.values_list("item").annotate(n=Count("id")))
     active = dict(
         Lease.objects.filter(project=project, status=LeaseStatus.ACTIVE).values_list("item").annotate(n=Count("id"))

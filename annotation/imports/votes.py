@@ -2,7 +2,7 @@
 
 ``votes.csv`` has the columns ``item,annotator,label``; ``gold.csv`` has ``item,label``. Items
 are matched by their external id (created first when asked to), labels by key or by name, and
-annotators become ``ExternalAnnotator`` identities of the project — never logins.
+annotators become voters of the project (kind ``external``) — never logins.
 
 Good rows are kept and bad rows reported, each with its row number, field and reason: an
 unknown item or label, an empty field, a second, different answer from the same annotator on
@@ -31,13 +31,15 @@ from django.utils.text import slugify
 from annotation.exceptions import ValidationFailed
 from annotation.ingest import readers as ingest
 from annotation.items.models import Item, ItemState
-from annotation.labeling.models import ExternalAnnotator, Vote, VoteKind
-from annotation.labeling.selectors import suspended_voters
+from annotation.labeling.models import Vote, VoteKind
 from annotation.projects import services as projects_services
 from annotation.projects.models import ItemKind, Project, QuestionType
 from annotation.projects.services import audit_record
 from annotation.rulebook import services as rulebook_services
 from annotation.rulebook.document import KEY_RE
+from annotation.voters.models import Voter, VoterKind
+from annotation.voters.selectors import suspended_voter_ids
+from annotation.voters.services import voters_external_ensure
 from consensus.decisions.services import Summary, consensus_reestimate
 
 BATCH = 5000
@@ -221,13 +223,13 @@ def _import_gold(project, rows, items, labels, listed, result: VotesImport) -> N
 
 def _import_votes(project, rows, items, labels, listed, result: VotesImport, now) -> None:  # type: ignore[no-untyped-def]
     # Locked until the import commits, so a suspension waits for it and then sees its votes.
-    annotators = ExternalAnnotator.objects.select_for_update().filter(project=project)
+    annotators = Voter.objects.select_for_update().filter(project=project, kind=VoterKind.EXTERNAL)
     known = dict(annotators.values_list("name", "pk"))
     suspended = set(annotators.filter(suspended_at__isnull=False).values_list("name", flat=True))
     existing = {
         (e, i): v
-        for e, i, v in Vote.objects.filter(project=project, external__isnull=False, kind=VoteKind.VOTE).values_list(
-            "external_id", "item_id", "value"
+        for e, i, v in Vote.objects.filter(project=project, voter__kind=VoterKind.EXTERNAL, kind=VoteKind.VOTE).values_list(
+            "voter_id", "item_id", "value"
         )
     }
     seen: dict[tuple[str, int], str] = {}
@@ -251,17 +253,16 @@ def _import_votes(project, rows, items, labels, listed, result: VotesImport, now
         else:
             _err(result, "votes.csv", n, "label",
                  f"{row['annotator']!r} already answered {earlier!r} on item {row['item']!r}; votes are append-only")  # fmt: skip
-    new = sorted({name for name, _, _ in good} - set(known))
-    ExternalAnnotator.objects.bulk_create([ExternalAnnotator(project=project, name=n) for n in new], batch_size=BATCH)
-    result.annotators_created = len(new)
-    known = dict(ExternalAnnotator.objects.filter(project=project).values_list("name", "pk"))
+    names = {name for name, _, _ in good}
+    result.annotators_created = len(names - set(known))
+    known = voters_external_ensure(project=project, names=sorted(names))
     version_id = project.current_rulebook_id
     for start in range(0, len(good), BATCH):
         result.votes_created += len(
             Vote.objects.bulk_create(
                 [
                     Vote(
-                        project=project, item_id=item_id, external_id=known[name], rulebook_version_id=version_id,
+                        project=project, item_id=item_id, voter_id=known[name], rulebook_version_id=version_id,
                         kind=VoteKind.VOTE, value=key, client_id=f"import-{known[name]}-{item_id}", created_at=now,
                     )  # fmt: skip
                     for name, item_id, key in good[start : start + BATCH]
@@ -274,11 +275,10 @@ def _import_votes(project, rows, items, labels, listed, result: VotesImport, now
 def _recount(project: Project, item_ids: list[int]) -> None:
     """Items' ``votes_count`` from their current votes that count (not a suspended annotator's,
     as ``annotator_suspend`` leaves them out)."""
-    users, externals = suspended_voters(project_id=project.pk)
+    suspended = suspended_voter_ids(project_id=project.pk)
     current = (
         Vote.objects.filter(item=OuterRef("pk"), kind=VoteKind.VOTE, superseded_by__isnull=True)
-        .exclude(annotator_id__in=users)
-        .exclude(external_id__in=externals)
+        .exclude(voter_id__in=suspended)
         .values("item")
         .annotate(n=Count("pk"))
         .values("n")

@@ -98,7 +98,7 @@ def access_item_file(*, access: ProjectAccess, user: User, item_id: int, which: 
 def _annotator_sees(project: Project, user: User, item: Item) -> bool:
     held_or_voted = Lease.objects.filter(
         item=item, annotator_id=user.pk, status__in=(LeaseStatus.ACTIVE, LeaseStatus.VOTED)
-    ).exists() or Vote.objects.filter(item=item, annotator_id=user.pk).exists()
+    ).exists() or Vote.objects.filter(item=item, voter__user_id=user.pk).exists()
     if held_or_voted:
         return True
     if not item.external_id:

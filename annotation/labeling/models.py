@@ -1,4 +1,4 @@
-"""Leases, votes and the external annotators of imported votes."""
+"""Leases and votes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.db.models import Q
 from annotation.items.models import Item
 from annotation.projects.models import Project
 from annotation.rulebook.models import RulebookVersion
+from annotation.voters.models import Voter
 
 
 class LeaseStatus(models.TextChoices):
@@ -67,37 +68,14 @@ class VoteKind(models.TextChoices):
     RETRACT = "retract", "Retraction (undo)"
 
 
-class ExternalAnnotator(models.Model):
-    """Someone who labeled outside Quorum — a crowd worker or another tool's user — whose votes
-    were imported. An identity within one project, not a login."""
-
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="external_annotators")
-    name = models.CharField(max_length=200)
-    created_at = models.DateTimeField(auto_now_add=True)
-    suspended_at = models.DateTimeField(null=True, blank=True)
-    suspended_reason = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["project", "name"], name="external_annotator_unique")]
-
-    def __str__(self) -> str:
-        return self.name
-
-
 class Vote(models.Model):
     """Append-only. A correction or an undo is a new row that ``supersedes`` the old one;
-    a vote's current value is that of the newest vote in its chain. Cast by a member
-    (``annotator``) or imported from elsewhere (``external``), never both."""
+    a vote's current value is that of the newest vote in its chain. Cast by a ``voter``: a
+    member through a lease, or an imported annotator (no lease)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="votes")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="votes")
-    annotator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    external = models.ForeignKey(
-        ExternalAnnotator, null=True, blank=True, on_delete=models.CASCADE, related_name="votes"
-    )
+    voter = models.ForeignKey(Voter, on_delete=models.CASCADE, related_name="votes")
     rulebook_version = models.ForeignKey(RulebookVersion, on_delete=models.PROTECT, related_name="+")
     lease = models.ForeignKey(Lease, null=True, blank=True, on_delete=models.SET_NULL, related_name="votes")
     kind = models.CharField(max_length=10, choices=VoteKind.choices, default=VoteKind.VOTE)
@@ -115,20 +93,16 @@ class Vote(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["annotator", "client_id"], name="vote_idempotency"),
+            models.UniqueConstraint(fields=["voter", "client_id"], name="vote_idempotency"),
+            # An imported vote (no lease) is one per voter and item; members may vote again after an undo.
             models.UniqueConstraint(
-                fields=["external", "item"], condition=Q(kind="vote"), name="vote_external_once"
-            ),
-            models.CheckConstraint(
-                condition=Q(annotator__isnull=False, external__isnull=True)
-                | Q(annotator__isnull=True, external__isnull=False),
-                name="vote_one_voter",
+                fields=["voter", "item"], condition=Q(kind="vote", lease__isnull=True), name="vote_imported_once"
             ),
         ]
         indexes = [
-            models.Index(fields=["project", "annotator", "created_at"], name="vote_annotator_time"),
+            models.Index(fields=["voter", "created_at"], name="vote_voter_time"),
             models.Index(fields=["project", "created_at"], name="vote_project_time"),  # the dashboard's hours
-            models.Index(fields=["item", "annotator"], name="vote_item_annotator"),
+            models.Index(fields=["item", "voter"], name="vote_item_voter"),
         ]
 
     def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]

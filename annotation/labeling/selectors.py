@@ -6,8 +6,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Value
 from django.utils import timezone
 
 from annotation.items.models import Item, ItemState
-from annotation.labeling.models import ExternalAnnotator
-from annotation.projects.models import Membership, Project
+from annotation.projects.models import Project
 from annotation.projects.selectors import User
 
 
@@ -16,7 +15,7 @@ def annotator_progress(*, project: Project, annotator: User) -> dict[str, int]:
     from annotation.labeling.models import LEASES_EXCLUDING_ITEM, Lease, Vote, VoteKind
 
     start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-    counts = Vote.objects.filter(project=project, annotator_id=annotator.pk).aggregate(
+    counts = Vote.objects.filter(project=project, voter__user_id=annotator.pk).aggregate(
         today=Count("pk", filter=Q(kind=VoteKind.VOTE, created_at__gte=start_of_day)),
         undone_today=Count("pk", filter=Q(kind=VoteKind.RETRACT, created_at__gte=start_of_day)),
         total=Count("pk", filter=Q(kind=VoteKind.VOTE)),
@@ -36,11 +35,3 @@ def annotator_progress(*, project: Project, annotator: User) -> dict[str, int]:
         "left": left,
     }
 
-
-def suspended_voters(*, project_id: int) -> tuple[set[int], set[int]]:
-    """(user ids, external ids) of the project's suspended annotators: their votes do not count."""
-    users = set(Membership.objects.filter(project_id=project_id, suspended_at__isnull=False).values_list("user_id", flat=True))
-    externals = set(
-        ExternalAnnotator.objects.filter(project_id=project_id, suspended_at__isnull=False).values_list("pk", flat=True)
-    )
-    return users, externals

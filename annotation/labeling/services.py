@@ -1,7 +1,7 @@
 """Writes of the annotator's loop: lease the next item, keep it, give it back, vote, undo.
 
 Locking (PostgreSQL; SQLite serializes writers with IMMEDIATE transactions instead):
-- every write here first takes a share lock on the annotator's membership and refuses a
+- every write here first takes a share lock on the annotator's voter row and refuses a
   suspended annotator (``_refuse_suspended``); ``annotator_suspend`` locks that row for update
   before it releases leases and recounts, so the two never interleave;
 - ``item_lease_next`` picks an item with ``FOR UPDATE SKIP LOCKED``, so concurrent annotators
@@ -41,9 +41,10 @@ from annotation.exceptions import (
 from annotation.items.models import Item, ItemState
 from annotation.labeling import queue
 from annotation.labeling.models import LEASES_EXCLUDING_ITEM, Lease, LeaseStatus, Vote, VoteKind
-from annotation.projects.models import Membership, Project, QuestionType
+from annotation.projects.models import Project, QuestionType
 from annotation.rulebook.models import RulebookVersion
 from annotation.rulebook.selectors import rulebook_current
+from annotation.voters.models import Voter
 from consensus.decisions.services import item_decide, item_undone
 
 
@@ -65,7 +66,7 @@ def _cols(model: type, *fields: str) -> str:
 class _T:
     """Table and column names, from the models, for the SQL of the hot path."""
 
-    item, lease, vote, membership = (_q(m._meta.db_table) for m in (Item, Lease, Vote, Membership))
+    item, lease, vote, voter = (_q(m._meta.db_table) for m in (Item, Lease, Vote, Voter))
 
 
 def _ts(value: dt.datetime) -> Any:
@@ -85,22 +86,26 @@ def _for_share() -> str:
     return " FOR SHARE" if connection.features.has_select_for_update else ""
 
 
-def _refuse_suspended(cur: Any, project: Project, annotator: AbstractBaseUser) -> None:
-    """Raise ``Suspended`` if an admin has paused this annotator in the project.
+def _refuse_suspended(cur: Any, project: Project, annotator: AbstractBaseUser) -> int:
+    """The annotator's voter id in the project; ``Suspended`` if an admin has paused them,
+    ``NotAssigned`` if they are no voter of it (never a member).
 
     Must run first in the transaction of every lease, vote and undo: it holds a share lock on
-    the membership until the transaction ends, and ``annotator_suspend`` locks that row for
+    the voter row until the transaction ends, and ``annotator_suspend`` locks that row for
     update before it releases held leases and recounts the annotator's items. So a suspension
     waits for a write in flight and then sees it, and a write that comes after it is refused —
     a suspended annotator's undo would otherwise take their vote off ``votes_count`` a second
     time, and the queue would hand the item to one annotator more than it needs."""
     cur.execute(
-        f"SELECT suspended_at FROM {_T.membership} WHERE project_id = %s AND user_id = %s{_for_share()}",
+        f"SELECT id, suspended_at FROM {_T.voter} WHERE project_id = %s AND user_id = %s{_for_share()}",
         [project.pk, annotator.pk],
     )
     row = cur.fetchone()
-    if row is not None and row[0] is not None:
+    if row is None:
+        raise NotAssigned("You do not label in this project.")
+    if row[1] is not None:
         raise Suspended("An admin has paused your labeling in this project.")
+    return int(row[0])
 
 
 def leases_reclaim_expired(*, project: Project, now: dt.datetime | None = None) -> int:
@@ -190,7 +195,7 @@ def item_lease_next(
     if reclaim:  # in its own transaction, before any other lock is taken (see the module doc)
         leases_reclaim_expired(project=project, now=now)
     with transaction.atomic(), connection.cursor() as cur:
-        _refuse_suspended(cur, project, annotator)
+        voter_id = _refuse_suspended(cur, project, annotator)
         skip = f" AND l.item_id NOT IN ({', '.join(['%s'] * len(exclude))})" if exclude else ""
         cur.execute(
             f"SELECT l.id, l.rulebook_version_id, l.is_gold, l.expires_at, {', '.join('i.' + c for c in _ITEM_SHOWN)} "
@@ -207,7 +212,7 @@ def item_lease_next(
                 cur.execute(f"UPDATE {_T.lease} SET rulebook_version_id = %s WHERE id = %s", [version.pk, lease_id])
             return _lease(project, annotator, lease_id, tuple(item_row), expires_at, is_gold=bool(is_gold))
         gold_turn = project.gold_rate > 0 and queue.is_gold_turn(
-            Vote.objects.filter(project=project, annotator=annotator, kind=VoteKind.VOTE).count(), project.gold_rate
+            Vote.objects.filter(voter_id=voter_id, kind=VoteKind.VOTE).count(), project.gold_rate
         )
         item_row = _pick_and_count(cur, project, annotator.pk, gold=gold_turn)
         is_gold = gold_turn
@@ -273,9 +278,9 @@ class VoteResult:
     feedback: dict[str, Any] | None = None  # after a gold item, when the project gives feedback
 
 
-def _stored_vote(cur: Any, annotator_id: int, client_id: str) -> Vote | None:
+def _stored_vote(cur: Any, voter_id: int, client_id: str) -> Vote | None:
     """The vote already stored under this idempotency key (a retry), or None."""
-    cur.execute(f"SELECT id FROM {_T.vote} WHERE annotator_id = %s AND client_id = %s", [annotator_id, client_id])
+    cur.execute(f"SELECT id FROM {_T.vote} WHERE voter_id = %s AND client_id = %s", [voter_id, client_id])
     row = cur.fetchone()
     return Vote.objects.get(pk=row[0]) if row else None
 
@@ -301,12 +306,12 @@ def vote_cast(
     since the lease (``RulebookChanged``), the annotator already voted (``AlreadyVoted``), the
     answer does not fit the rulebook (``ValidationFailed``), or a non-gold item already has
     ``max_votes`` counting votes and needs no more (``NotAssigned``).
-    Holds a share lock on the membership, then the lease's row lock, then the item's, until
+    Holds a share lock on the voter, then the lease's row lock, then the item's, until
     the transaction ends.
     """
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cur:
-        _refuse_suspended(cur, project, annotator)
+        voter_id = _refuse_suspended(cur, project, annotator)
         lock = " FOR UPDATE OF l" if connection.features.has_select_for_update_of else _for_update()
         cur.execute(
             f"SELECT l.id, l.status, l.expires_at > %s, l.rulebook_version_id, i.state, l.is_gold FROM {_T.lease} l "
@@ -317,7 +322,7 @@ def vote_cast(
         row = cur.fetchone()
         lease, item_state, is_gold = (row[:4], row[4], bool(row[5])) if row else (None, None, False)
         # Checked after the lease lock: a concurrent retry may have committed while we waited.
-        stored = _stored_vote(cur, annotator.pk, client_id)
+        stored = _stored_vote(cur, voter_id, client_id)
         if stored is not None:
             if stored.item_id != item_id or stored.project_id != project.pk or stored.kind != VoteKind.VOTE:
                 raise Conflict("This client_id was already used for another answer; send a new one.")
@@ -354,12 +359,12 @@ def vote_cast(
         )
         previous = cur.fetchone()
         fields = {
-            "project_id": project.pk, "item_id": item_id, "annotator_id": annotator.pk, "rulebook_version_id": version.pk,
+            "project_id": project.pk, "item_id": item_id, "voter_id": voter_id, "rulebook_version_id": version.pk,
             "lease_id": lease_id, "kind": VoteKind.VOTE, "value": answer, "unsure": unsure, "claim": claim,
             "claim_reason": claim_reason.strip(), "note": note.strip(), "time_spent_ms": max(0, int(time_spent_ms)),
             "client_id": client_id, "supersedes_id": previous[0] if previous else None, "created_at": now,
         }  # fmt: skip
-        foreign = {"project_id", "item_id", "annotator_id", "rulebook_version_id", "lease_id", "supersedes_id"}
+        foreign = {"project_id", "item_id", "voter_id", "rulebook_version_id", "lease_id", "supersedes_id"}
         names = [f.removesuffix("_id") if f in foreign else f for f in fields]
         db_values = [
             json.dumps(v) if n == "value" and v is not None else _ts(v) if n == "created_at" else v
@@ -441,13 +446,13 @@ def vote_undo(
     now = timezone.now()
     with transaction.atomic():
         with connection.cursor() as cur:
-            _refuse_suspended(cur, project, annotator)
-        stored = Vote.objects.filter(annotator=annotator, client_id=client_id).first()
+            voter_id = _refuse_suspended(cur, project, annotator)
+        stored = Vote.objects.filter(voter_id=voter_id, client_id=client_id).first()
         if stored is not None:
             if stored.kind != VoteKind.RETRACT or stored.project_id != project.pk:
                 raise Conflict("This client_id was already used for another answer; send a new one.")
             return VoteResult(stored, created=False)
-        votes = Vote.objects.filter(project=project, annotator=annotator, kind=VoteKind.VOTE, superseded_by__isnull=True)
+        votes = Vote.objects.filter(voter_id=voter_id, kind=VoteKind.VOTE, superseded_by__isnull=True)
         if item_id is not None:
             votes = votes.filter(item_id=item_id)
         last = votes.order_by("-created_at", "-pk").first()
@@ -460,7 +465,7 @@ def vote_undo(
             raise AnswerFinal("This was a check item and you were shown its answer, so your vote on it is final.")
         Item.objects.select_for_update().filter(pk=last.item_id).values_list("pk", flat=True).get()
         retraction = Vote.objects.create(
-            project=project, item_id=last.item_id, annotator=annotator, rulebook_version=last.rulebook_version,
+            project=project, item_id=last.item_id, voter_id=voter_id, rulebook_version=last.rulebook_version,
             lease=lease, kind=VoteKind.RETRACT, value=None, client_id=client_id, supersedes=last, created_at=now,
         )  # fmt: skip
         Lease.objects.filter(pk=lease.pk).update(

@@ -119,10 +119,10 @@ class Membership(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=10, choices=Role.choices)
+    # Who the member votes as (suspension lives there); read with the membership by the
+    # access check. The voter outlives the membership: their votes stay theirs.
+    voter = models.OneToOneField("Voter", on_delete=models.CASCADE, related_name="membership")
     created_at = models.DateTimeField(auto_now_add=True)
-    # Suspended: no new items, and their votes stop counting (see consensus.annotators).
-    suspended_at = models.DateTimeField(null=True, blank=True)
-    suspended_reason = models.TextField(blank=True)
 
     class Meta:
         constraints = [

@@ -11,6 +11,7 @@ from django.db.models import Count, Q, QuerySet
 from annotation.exceptions import ProjectNotFound, RoleRequired
 from annotation.items.models import Item, ItemState
 from annotation.projects.models import ROLE_RANK, AuditEvent, Membership, Project, Role
+from annotation.voters.models import Voter
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -19,6 +20,7 @@ User = AbstractBaseUser | AnonymousUser
 class ProjectAccess:
     project: Project
     role: str
+    voter: Voter | None = None  # whom the user votes as, read with the membership
 
     def has(self, role: str) -> bool:
         return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
@@ -33,13 +35,13 @@ def access_project(*, user: User, slug: str, role: str = Role.ANNOTATOR) -> Proj
     if not user.is_authenticated:
         raise ProjectNotFound("Project not found.")
     membership = (
-        Membership.objects.select_related("project", "project__current_rulebook")
+        Membership.objects.select_related("project", "project__current_rulebook", "voter")
         .filter(project__slug=slug, user_id=user.pk)
         .first()
     )
     if membership is None:
         raise ProjectNotFound("Project not found.")
-    access = ProjectAccess(project=membership.project, role=membership.role)
+    access = ProjectAccess(project=membership.project, role=membership.role, voter=membership.voter)
     if not access.has(role):
         raise RoleRequired(
             f"This needs the {Role(role).label.lower()} role in {membership.project.name}; "

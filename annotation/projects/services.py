@@ -16,6 +16,7 @@ from annotation import events, limits
 from annotation.exceptions import Conflict, NotFound, ValidationFailed
 from annotation.projects.models import AuditEvent, Membership, Project, QuestionType, Role
 from annotation.rulebook.models import RulebookVersion
+from annotation.voters.services import voter_for_member
 
 CURATION_SETTINGS = (
     "near_duplicate_distance",
@@ -171,7 +172,7 @@ def _project_insert(
         slug=slug, item_kind=item_kind, question_type=question_type, created_by=actor, **values
     )
     if actor is not None:
-        Membership.objects.create(project=project, user=actor, role=Role.ADMIN)
+        Membership.objects.create(project=project, user=actor, role=Role.ADMIN, voter=voter_for_member(project=project, user=actor))
     RulebookVersion.objects.create(project=project)
     audit_record(
         project=project, actor=actor, verb="project.create", obj=project,
@@ -245,7 +246,7 @@ def member_add(
         audit_record(project=project, actor=actor, verb="user.create", obj=user, after={"username": username})
     if Membership.objects.filter(project=project, user=user).exists():
         raise Conflict(f"{username} is already a member of {project.name}.")
-    membership = Membership.objects.create(project=project, user=user, role=role)
+    membership = Membership.objects.create(project=project, user=user, role=role, voter=voter_for_member(project=project, user=user))
     audit_record(
         project=project, actor=actor, verb="member.add", obj=membership,
         after={"username": username, "role": role},

@@ -2,7 +2,7 @@
 
 A suspended annotator gets no new items, can neither vote nor undo, their held items go back
 to the queue, and their votes stop counting everywhere consensus is computed (``adapters``
-leaves them out). Both services lock the membership row for update first: the vote path holds
+leaves them out). Both services lock the voter row for update first: the vote path holds
 a share lock on it (``labeling._refuse_suspended``), so a suspension waits for a vote or undo in
 flight, and every item's ``votes_count`` is changed by exactly one of the two. Every
 item they voted on is decided again at once, so ground truth that rested on their votes is
@@ -23,9 +23,10 @@ from django.utils import timezone
 from annotation import events
 from annotation.exceptions import Conflict, NotFound, ValidationFailed
 from annotation.items.models import Item
-from annotation.labeling.models import ExternalAnnotator, Lease, LeaseStatus, Vote, VoteKind
+from annotation.labeling.models import Lease, LeaseStatus, Vote, VoteKind
 from annotation.projects.models import Membership, Project, Role
 from annotation.projects.services import audit_record
+from annotation.voters.models import Voter
 from consensus.decisions.services import item_decide, reestimate_request
 
 MAX_AUDITED_ITEMS = 500
@@ -40,30 +41,25 @@ class Suspension:
     leases_released: int = 0
 
 
-def _voter(project: Project, user_id: int | None, external_id: int | None) -> Membership | ExternalAnnotator:
-    if (user_id is None) == (external_id is None):
-        raise ValidationFailed("Name one annotator: a member or an imported annotator.")
-    if user_id is not None:
-        found = Membership.objects.select_for_update().select_related("user").filter(project=project, user_id=user_id).first()
-    else:
-        found = ExternalAnnotator.objects.select_for_update().filter(project=project, pk=external_id).first()
+def _voter(project: Project, voter_id: int) -> Voter:
+    """The voter, locked for update (the vote path holds a share lock on it)."""
+    found = Voter.objects.select_for_update(of=("self",)).select_related("user").filter(project=project, pk=voter_id).first()
     if found is None:
         raise NotFound("No such annotator in this project.")
     return found
 
 
-def _name(voter: Membership | ExternalAnnotator) -> str:
-    return voter.user.get_username() if isinstance(voter, Membership) else voter.name
+def _name(voter: Voter) -> str:
+    return voter.user.get_username() if voter.user else voter.name
 
 
 def _redecide(
-    project: Project, voter: Membership | ExternalAnnotator, actor: AbstractBaseUser, cause: str, delta: int
+    project: Project, voter: Voter, actor: AbstractBaseUser, cause: str, delta: int
 ) -> tuple[int, Counter[str], list[list[object]]]:
     """Decide again every item the voter has a current vote on; each under its row lock. The
     item's ``votes_count`` — the votes the queue counts toward what it needs — changes by
     ``delta`` first, so an item that lost a vote is handed out again for a replacement."""
-    votes = Vote.objects.filter(project=project, kind=VoteKind.VOTE, superseded_by__isnull=True)
-    votes = votes.filter(annotator_id=voter.user_id) if isinstance(voter, Membership) else votes.filter(external=voter)
+    votes = Vote.objects.filter(voter=voter, kind=VoteKind.VOTE, superseded_by__isnull=True)
     item_ids = sorted(set(votes.values_list("item_id", flat=True)))
     changed: Counter[str] = Counter()
     audited: list[list[object]] = []
@@ -80,21 +76,24 @@ def _redecide(
 
 @transaction.atomic
 def annotator_suspend(
-    *, project: Project, actor: AbstractBaseUser, reason: str, user_id: int | None = None, external_id: int | None = None
+    *, project: Project, actor: AbstractBaseUser, reason: str, voter_id: int
 ) -> Suspension:
-    """Suspend a member (not an admin, not oneself) or an imported annotator; see the module doc."""
+    """Suspend a voter: a member (not an admin, not oneself) or an imported annotator; see the
+    module doc."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("Say why, for the record.", [{"field": "reason", "message": "A reason is required."}])
-    voter = _voter(project, user_id, external_id)
-    if isinstance(voter, Membership) and (voter.role == Role.ADMIN or voter.user_id == actor.pk):
+    voter = _voter(project, voter_id)
+    if voter.user_id is not None and (
+        voter.user_id == actor.pk or Membership.objects.filter(voter=voter, role=Role.ADMIN).exists()
+    ):
         raise Conflict("Admins cannot be suspended; change their role first.")
     if voter.suspended_at is not None:
         raise Conflict(f"{_name(voter)} is suspended already.")
     now = timezone.now()
-    type(voter).objects.filter(pk=voter.pk).update(suspended_at=now, suspended_reason=reason)
+    Voter.objects.filter(pk=voter.pk).update(suspended_at=now, suspended_by=actor, suspended_reason=reason)
     released = 0
-    if isinstance(voter, Membership):
+    if voter.user_id is not None:
         per_item = (
             Lease.objects.filter(project=project, annotator_id=voter.user_id, status=LeaseStatus.ACTIVE)
             .values("item_id").annotate(n=Count("id")).order_by("item_id")
@@ -123,14 +122,14 @@ def annotator_suspend(
 
 @transaction.atomic
 def annotator_reinstate(
-    *, project: Project, actor: AbstractBaseUser, user_id: int | None = None, external_id: int | None = None
+    *, project: Project, actor: AbstractBaseUser, voter_id: int
 ) -> Suspension:
     """Undo a suspension: their votes count again and the items they voted on are decided again."""
-    voter = _voter(project, user_id, external_id)
+    voter = _voter(project, voter_id)
     if voter.suspended_at is None:
         raise Conflict(f"{_name(voter)} is not suspended.")
     was = voter.suspended_reason
-    type(voter).objects.filter(pk=voter.pk).update(suspended_at=None, suspended_reason="")
+    Voter.objects.filter(pk=voter.pk).update(suspended_at=None, suspended_by=None, suspended_reason="")
     name = _name(voter)
     items, changed, audited = _redecide(project, voter, actor, f"{name} was reinstated", +1)
     audit_record(

@@ -7,9 +7,9 @@ from django.db import models
 from django.db.models import Q
 
 from annotation.items.models import Item
-from annotation.labeling.models import ExternalAnnotator
 from annotation.projects.models import Project
 from annotation.rulebook.models import RulebookVersion
+from annotation.voters.models import Voter
 
 
 class GroundTruthSource(models.TextChoices):
@@ -79,15 +79,10 @@ class Estimate(models.Model):
 
 
 class Reliability(models.Model):
-    """One annotator's confusion matrix (true label × given label) in an estimate."""
+    """One voter's confusion matrix (true label × given label) in an estimate."""
 
     estimate = models.ForeignKey(Estimate, on_delete=models.CASCADE, related_name="reliabilities")
-    annotator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    external = models.ForeignKey(
-        ExternalAnnotator, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
+    voter = models.ForeignKey(Voter, on_delete=models.CASCADE, related_name="+")
     confusion = models.JSONField()
     accuracy = models.FloatField(help_text="Estimated probability of a right answer.")
     votes = models.PositiveIntegerField(default=0)
@@ -99,10 +94,7 @@ class Reliability(models.Model):
     weight = models.FloatField(default=1.0, help_text="Weight of their votes (below 1 when they err with others).")
 
     class Meta:
-        indexes = [
-            models.Index(fields=["estimate", "annotator"], name="reliability_annotator"),
-            models.Index(fields=["estimate", "external"], name="reliability_external"),
-        ]
+        indexes = [models.Index(fields=["estimate", "voter"], name="reliability_voter")]
 
 
 class ReestimateRequest(models.Model):

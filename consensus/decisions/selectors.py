@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from annotation.items.models import Item, ItemState
 from annotation.labeling.models import Vote, VoteKind
@@ -138,17 +138,15 @@ def item_consensus(*, project: Project, item_id: int, estimate: Estimate | None 
     k = len(labels)
     fallback = symmetric_confusion(k)
     prior = np.full(k, 1.0 / k)
-    confusions: dict[tuple[int | None, int | None], np.ndarray] = {}
+    confusions: dict[int, tuple[np.ndarray, float]] = {}
     if estimate is not None and len(estimate.labels) == k:
         fallback = np.asarray(estimate.default_confusion)
         prior = np.asarray(estimate.class_prior)
-        users = [v.annotator for v in label_votes if v.annotator]
-        externals = [v.external for v in label_votes if v.external]
-        rows = Reliability.objects.filter(estimate=estimate).filter(
-            Q(annotator_id__in=users) | Q(external_id__in=externals)
-        ).values_list("annotator_id", "external_id", "confusion", "weight")
-        confusions = {(u, e): (np.asarray(c), w) for u, e, c, w in rows}
-    known = [confusions.get((v.annotator, v.external), (fallback, 1.0)) for v in label_votes]
+        rows = Reliability.objects.filter(estimate=estimate, voter_id__in={v.voter for v in label_votes}).values_list(
+            "voter_id", "confusion", "weight"
+        )
+        confusions = {voter: (np.asarray(c), w) for voter, c, w in rows}
+    known = [confusions.get(v.voter, (fallback, 1.0)) for v in label_votes]
     stack = np.stack([c for c, _ in known])
     given = np.array([index[v.key] for v in label_votes], dtype=np.int64)
     weights = np.array([w for _, w in known])

@@ -331,12 +331,12 @@ def _store_estimate(project: Project, c: Computed, last_vote: int, seconds: floa
     Reliability.objects.bulk_create(
         [
             Reliability(
-                estimate=estimate, annotator_id=u, external_id=e, confusion=_rounded(result.confusion[n]),
+                estimate=estimate, voter_id=voter, confusion=_rounded(result.confusion[n]),
                 accuracy=float(accuracy[n]), votes=int(per_voter[n]),
                 agreement=float(agree[n] / compared[n]) if compared[n] else None, compared=int(compared[n]),
                 answers=answers[n].tolist(), weight=round(float(weights[n]), 6),
             )  # fmt: skip
-            for n, (u, e) in enumerate(pv.voters)
+            for n, voter in enumerate(pv.voters)
         ],
         batch_size=1000,
     )

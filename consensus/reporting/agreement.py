@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from annotation.projects.models import Project
+from annotation.voters.models import IMPORTED_MARK, display_name
+from annotation.voters.selectors import voter_names
 from consensus import adapters, metrics
 from consensus.decisions.models import Estimate, Reliability
 from consensus.decisions.selectors import estimate_latest
@@ -159,7 +161,7 @@ def agreement_report(*, project: Project) -> AgreementReport:
     rulebook_labels = list(project.current_rulebook.labels) if project.current_rulebook else []
     pv = adapters.project_votes(project_id=project.pk, labels=[lab["key"] for lab in rulebook_labels])
     votes = pv.votes
-    names = adapters.voter_names(voters=pv.voters) if pv.voters else []
+    names = voter_names(voter_ids=pv.voters) if pv.voters else []
     has_votes = len(votes.item) > 0
     return AgreementReport(
         has_rulebook=bool(rulebook_labels),
@@ -324,7 +326,7 @@ def scale_color(value: float) -> str:
 
 def _short(name: str, size: int = 18) -> str:
     """A name for an axis; the full name is in the tooltip (imported ones keep their mark there)."""
-    name = name.removesuffix(adapters.IMPORTED_MARK)
+    name = name.removesuffix(IMPORTED_MARK)
     return shorten(name, size)
 
 
@@ -383,8 +385,8 @@ def estimate_summary(*, project: Project, limit: int = TABLE_ROWS) -> EstimateSu
         return EstimateSummary(estimate=None)
     rows = (
         Reliability.objects.filter(estimate=estimate)
-        .select_related("annotator", "external")
-        .only("votes", "agreement", "accuracy", "annotator__username", "external__name")
+        .select_related("voter__user")
+        .only("votes", "agreement", "accuracy", "voter__kind", "voter__name", "voter__user__username")
         .order_by("-votes", "id")
     )
     total = len(rows)
@@ -399,9 +401,8 @@ def estimate_summary(*, project: Project, limit: int = TABLE_ROWS) -> EstimateSu
 
 
 def _reliability_name(r: Reliability) -> str:
-    return adapters.display_name(
-        username=r.annotator.username if r.annotator else None, external_name=r.external.name if r.external else None
-    )
+    voter = r.voter
+    return display_name(kind=voter.kind, username=voter.user.username if voter.user else None, name=voter.name)
 
 
 # --- small things -------------------------------------------------------------------------------

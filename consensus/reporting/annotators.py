@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, Q
+from django.db.models import Count
 
 from annotation.answers.choice import nominal_key
-from annotation.labeling.models import ExternalAnnotator, Vote, VoteKind
-from annotation.projects.models import Membership, Project, Role
-from consensus import adapters, quality
+from annotation.labeling.models import Vote, VoteKind
+from annotation.projects.models import Project, Role
+from annotation.voters.models import Voter, VoterKind, display_name
+from consensus import quality
 from consensus.decisions.models import Estimate, Reliability
 from consensus.decisions.selectors import estimate_latest
 from consensus.reporting.agreement import scale_color
@@ -47,11 +48,10 @@ class ConfusionPicture:
 
 @dataclass
 class AnnotatorQuality:
-    key: str  # "u<user id>" or "e<external id>": what the suspend form posts
+    voter_id: int  # what the suspend form posts
     name: str
     role: str  # a member's role, or "imported"
     user_id: int | None
-    external_id: int | None
     votes: int = 0
     suspended: bool = False
     suspended_reason: str = ""
@@ -77,55 +77,49 @@ class QualityReport:
         return [r for r in self.rows if r.flags and not r.suspended]
 
 
-def _key(user_id: int | None, external_id: int | None) -> str:
-    return f"u{user_id}" if user_id is not None else f"e{external_id}"
-
-
 def annotator_quality(*, project: Project, user_id: int | None = None) -> QualityReport:
-    """Every annotator of the project who is a member with the annotator role or has votes —
-    or only the member ``user_id`` (their own page) — with their figures and flags."""
+    """Every voter of the project who is a member with the annotator role or has votes, and
+    every imported annotator with votes or a suspension — or only the member ``user_id`` (their
+    own page) — with their figures and flags."""
     estimate = estimate_latest(project_id=project.pk)
     current = Vote.objects.filter(project=project, kind=VoteKind.VOTE, superseded_by__isnull=True)
+    voters = Voter.objects.filter(project=project).select_related("user", "membership")
     if user_id is not None:
-        current = current.filter(annotator_id=user_id)
-    rows: dict[str, AnnotatorQuality] = {}
-    members = Membership.objects.filter(project=project).select_related("user")
-    if user_id is not None:
-        members = members.filter(user_id=user_id)
-    voted = {
-        _key(r["annotator_id"], r["external_id"]): r["n"]
-        for r in current.values("annotator_id", "external_id").annotate(n=Count("id")).order_by()
-    }
-    for m in members:
-        key = _key(m.user_id, None)
-        if m.role == Role.ANNOTATOR or key in voted:
-            rows[key] = AnnotatorQuality(key, m.user.get_username(), m.role, m.user_id, None,
-                                         suspended=m.suspended_at is not None, suspended_reason=m.suspended_reason)  # fmt: skip
-    if user_id is None:
-        externals = ExternalAnnotator.objects.filter(project=project).filter(Q(suspended_at__isnull=False) | Q(votes__isnull=False)).distinct()
-        for e in externals:
-            rows[_key(None, e.pk)] = AnnotatorQuality(_key(None, e.pk), e.name + adapters.IMPORTED_MARK, "imported", None, e.pk,
-                                                      suspended=e.suspended_at is not None, suspended_reason=e.suspended_reason)  # fmt: skip
-    for key, n in voted.items():
-        if key in rows:
-            rows[key].votes = n
+        current = current.filter(voter__user_id=user_id)
+        voters = voters.filter(user_id=user_id)
+    voted = dict(current.values_list("voter_id").annotate(n=Count("id")).order_by())
+    rows: dict[int, AnnotatorQuality] = {}
+    for v in voters:
+        membership = getattr(v, "membership", None)
+        if v.kind == VoterKind.MEMBER:
+            # A member who left keeps their voter, but is not listed (as before voters existed).
+            if membership is None or (membership.role != Role.ANNOTATOR and v.pk not in voted):
+                continue
+            role = membership.role
+        elif v.pk in voted or v.suspended_at is not None:
+            role = "imported" if v.kind == VoterKind.EXTERNAL else v.kind
+        else:
+            continue
+        name = display_name(kind=v.kind, username=v.user.get_username() if v.user else None, name=v.name)
+        rows[v.pk] = AnnotatorQuality(v.pk, name, role, v.user_id, votes=voted.get(v.pk, 0),
+                                      suspended=v.suspended_at is not None, suspended_reason=v.suspended_reason)  # fmt: skip
     labels = list(estimate.labels) if estimate else []
     k = len(labels)
     reliabilities = {
-        _key(r.annotator_id, r.external_id): r
+        r.voter_id: r
         for r in Reliability.objects.filter(estimate=estimate).only(
-            "annotator_id", "external_id", "confusion", "accuracy", "agreement", "compared", "answers", "weight"
+            "voter_id", "confusion", "accuracy", "agreement", "compared", "answers", "weight"
         )
     } if estimate else {}  # fmt: skip
-    gold_right: dict[str, int] = defaultdict(int)
-    gold_total: dict[str, int] = defaultdict(int)
-    for u, e, value, gold in current.filter(item__gold__isnull=False).values_list("annotator_id", "external_id", "value", "item__gold"):
-        key = _key(u, e)
+    gold_right: dict[int, int] = defaultdict(int)
+    gold_total: dict[int, int] = defaultdict(int)
+    for key, value, gold in current.filter(item__gold__isnull=False).values_list("voter_id", "value", "item__gold"):
         gold_total[key] += 1
         gold_right[key] += value is not None and nominal_key(value) == nominal_key(gold)
-    times: dict[str, list[int]] = defaultdict(list)
-    for u, ms in current.filter(annotator__isnull=False, time_spent_ms__gt=0).values_list("annotator_id", "time_spent_ms").iterator(chunk_size=20000):
-        times[_key(u, None)].append(ms)
+    times: dict[int, list[int]] = defaultdict(list)
+    # Answer times of people: imported votes carry none.
+    for key, ms in current.filter(time_spent_ms__gt=0).values_list("voter_id", "time_spent_ms").iterator(chunk_size=20000):
+        times[key].append(ms)
     order = list(rows)
     stats_rows = []
     for key in order:

@@ -118,10 +118,10 @@ def _active(project: Project, now: dt.datetime) -> list[dict[str, Any]]:
     votes in the last hour; most recent first."""
     recent = (
         Vote.objects.filter(
-            project=project, kind=VoteKind.VOTE, annotator__isnull=False,
+            project=project, kind=VoteKind.VOTE, voter__user__isnull=False,
             created_at__gte=now - dt.timedelta(hours=1),
         )
-        .values("annotator__username")
+        .values("voter__user__username")
         .annotate(last=Max("created_at"), hour=Count("id"))
         .order_by()
     )  # fmt: skip
@@ -129,7 +129,7 @@ def _active(project: Project, now: dt.datetime) -> list[dict[str, Any]]:
         Lease.objects.filter(project=project, status=LeaseStatus.ACTIVE, expires_at__gt=now)
         .values_list("annotator__username").annotate(n=Count("id")).order_by()
     )  # fmt: skip
-    voted = {r["annotator__username"]: r for r in recent}
+    voted = {r["voter__user__username"]: r for r in recent}
     cutoff = now - dt.timedelta(minutes=ACTIVE_MINUTES)
     active = [
         {"name": name, "last_vote": voted[name]["last"] if name in voted else None,

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, When
+from django.db.models import Case, Count, Exists, F, OuterRef, QuerySet, When
 from django.utils import timezone
 
 from annotation.labeling.models import Vote, VoteKind
 from annotation.projects.models import Project
-from consensus.adapters import display_name, item_votes
+from annotation.voters.models import display_name
+from consensus.adapters import item_votes
 from consensus.decisions.models import Reliability
 from consensus.decisions.selectors import estimate_latest, votes_with_label
 from consensus.review.models import ReviewCase
@@ -61,21 +62,16 @@ def item_votes_for_review(*, project: Project, item_id: int) -> list[ReviewVote]
     estimate = estimate_latest(project_id=project.pk)
     votes = list(
         Vote.objects.filter(item_id=item_id, project=project, kind=VoteKind.VOTE)
-        .select_related("annotator", "external").order_by("created_at", "id")
+        .select_related("voter__user").order_by("created_at", "id")
     )  # fmt: skip
-    rel: dict[tuple[int | None, int | None], Reliability] = {}
+    rel: dict[int, Reliability] = {}
     if estimate is not None and votes:
-        rel = {
-            (r.annotator_id, r.external_id): r
-            for r in Reliability.objects.filter(estimate=estimate).filter(
-                Q(annotator_id__in=[v.annotator_id for v in votes if v.annotator_id])
-                | Q(external_id__in=[v.external_id for v in votes if v.external_id])
-            )
-        }
+        rel = {r.voter_id: r for r in Reliability.objects.filter(estimate=estimate, voter_id__in={v.voter_id for v in votes})}
     out = []
     for v in votes:
-        r = rel.get((v.annotator_id, v.external_id))
-        name = display_name(username=v.annotator.username if v.annotator else None, external_name=v.external.name if v.external else None)
+        r = rel.get(v.voter_id)
+        voter = v.voter
+        name = display_name(kind=voter.kind, username=voter.user.username if voter.user else None, name=voter.name)
         out.append(
             ReviewVote(
                 v.pk, name, v.value, v.unsure, v.get_claim_display() if v.claim else "", v.claim_reason, v.note,

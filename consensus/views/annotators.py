@@ -35,16 +35,17 @@ FLAG_HELP = {
 
 @project_page(Role.ADMIN)
 @require_POST
-def annotator_suspension(request: HttpRequest, access: ProjectAccess, key: str, action: str) -> HttpResponse:
-    """Suspend or reinstate ``key``: ``u<user id>`` (a member) or ``e<id>`` (an imported annotator)."""
-    if len(key) < 2 or key[0] not in "ue" or not key[1:].isdigit():
-        raise Http404("No such annotator.")
-    who = {"user_id": int(key[1:])} if key[0] == "u" else {"external_id": int(key[1:])}
+def annotator_suspension(request: HttpRequest, access: ProjectAccess, voter_id: int, action: str) -> HttpResponse:
+    """Suspend or reinstate the voter ``voter_id`` (a member or an imported annotator)."""
+    if action not in ("suspend", "reinstate"):
+        raise Http404("No such action.")
     try:
         if action == "suspend":
-            s = annotators.annotator_suspend(project=access.project, actor=request.user, reason=request.POST.get("reason", ""), **who)
+            s = annotators.annotator_suspend(
+                project=access.project, actor=request.user, reason=request.POST.get("reason", ""), voter_id=voter_id
+            )
         else:
-            s = annotators.annotator_reinstate(project=access.project, actor=request.user, **who)
+            s = annotators.annotator_reinstate(project=access.project, actor=request.user, voter_id=voter_id)
     except (ValidationFailed, Conflict) as exc:
         messages.error(request, exc.message)
         return redirect("annotators", slug=access.project.slug)

@@ -88,7 +88,7 @@ def test_annotator_labels_twenty_items_by_keyboard(browser, live_server):
         name = wait_for_new_item(page, name)
 
     assert page.locator("[data-progress=today]").inner_text() == "20"
-    user_votes = Vote.objects.filter(project=project, annotator__username="annotator1")
+    user_votes = Vote.objects.filter(project=project, voter__user__username="annotator1")
     current = user_votes.filter(kind="vote", superseded_by__isnull=True)
     assert current.count() == 20
     assert user_votes.filter(kind="retract").count() == 1

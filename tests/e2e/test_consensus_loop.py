@@ -87,7 +87,7 @@ def test_agreement_promotes_and_a_split_at_max_votes_goes_to_review(browser, liv
             votes_before = Vote.objects.filter(item_id=item_id, kind="vote").count()
             vote(page, answers.pop(item_id), last=rnd == 2)
             item = Item.objects.get(pk=item_id)
-            assert Vote.objects.filter(item_id=item_id, kind="vote", annotator__username=name).count() == 1
+            assert Vote.objects.filter(item_id=item_id, kind="vote", voter__user__username=name).count() == 1
             assert Vote.objects.filter(item_id=item_id, kind="vote").count() == votes_before + 1
             if votes_before + 1 < 3:
                 assert item.state == "queued", f"item {item_id} decided after {votes_before + 1} votes"

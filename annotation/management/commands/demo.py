@@ -23,6 +23,7 @@ from annotation.imports import services as imports
 from annotation.projects import services as projects_services
 from annotation.projects.models import Membership, Project, Role
 from annotation.rulebook import services as rulebook_services
+from annotation.voters.services import voter_for_member
 
 SLUG = "digits"
 PASSWORD = "quorum-demo"
@@ -96,7 +97,8 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"The demo project '{SLUG}' exists already; left as it is.")
         for username, role in USERS:
-            Membership.objects.get_or_create(project=project, user=users[username], defaults={"role": role})
+            voter = voter_for_member(project=project, user=users[username])
+            Membership.objects.get_or_create(project=project, user=users[username], defaults={"role": role, "voter": voter})
         self.stdout.write(self.style.SUCCESS(f"\nQuorum demo — open {url} and log in as:"))
         for username, role in USERS:
             self.stdout.write(f"  {username:<11} / {PASSWORD}   ({role})")

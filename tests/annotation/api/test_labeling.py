@@ -7,7 +7,7 @@ from annotation.projects import services as projects_services
 from annotation.projects.models import Role
 from annotation.rulebook import services as rulebook_services
 from tests.conftest import api_client, labels, publish
-from tests.factories import UserFactory
+from tests.factories import UserFactory, voter_id
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ def test_a_suspended_annotator_can_neither_vote_nor_undo_by_any_path(ready, path
     response = client.post(f"{url}/votes/", again, format="json")
     assert response.status_code == 201
     held = response.json()["next"]["item"]["id"]
-    annotator_suspend(project=ready.project, actor=ready.admin, user_id=ready.annotator.pk, reason="random answers")
+    annotator_suspend(project=ready.project, actor=ready.admin, voter_id=voter_id(ready.project, ready.annotator), reason="random answers")
     stored = list(Vote.objects.order_by("pk").values_list("pk", "kind", "superseded_by"))
     counts = list(Item.objects.order_by("pk").values_list("votes_count", "leased_count"))
 

@@ -16,6 +16,7 @@ from annotation.imports import services as imports
 from annotation.items.models import Item
 from annotation.rulebook import services as rulebook_services
 from tests.conftest import api_client, image_bytes, labels, publish, zip_bytes
+from tests.factories import voter_id
 
 ROLES = ["admin", "reviewer", "annotator", "outsider", "anonymous"]
 RANK = {"annotator": 1, "reviewer": 2, "admin": 3}
@@ -205,9 +206,9 @@ def test_only_admins_suspend_and_only_reviewers_decide(world, role):
     client = page_client(world.team.user(role))
     slug, project = world.team.project.slug, world.team.project
     target = world.team.annotator
-    response = client.post(f"/p/{slug}/annotators/u{target.pk}/suspend/", {"reason": "take over"})
+    response = client.post(f"/p/{slug}/annotators/{voter_id(project, target)}/suspend/", {"reason": "take over"})
     assert response.status_code == (404 if role == "outsider" else 403)
-    assert not project.memberships.filter(user=target, suspended_at__isnull=False).exists()
+    assert not project.voters.filter(user=target, suspended_at__isnull=False).exists()
     # Review actions: annotators and outsiders cannot claim or decide anything.
     if role != "reviewer":
         assert client.post(f"/p/{slug}/review/claim/", {}).status_code == (404 if role == "outsider" else 403)
@@ -223,7 +224,7 @@ def test_annotators_do_not_see_other_annotators_votes_anywhere(world):
     from annotation.labeling.models import Vote
 
     other = world.team.reviewer  # votes like an annotator would
-    Vote.objects.create(project=world.team.project, item=world.item, annotator=other, rulebook_version=world.team.project.current_rulebook,
+    Vote.objects.create(project=world.team.project, item=world.item, voter_id=voter_id(world.team.project, other), rulebook_version=world.team.project.current_rulebook,
                         value="secret-label-xyz", client_id="other-1", created_at=world.item.created_at)  # fmt: skip
     client = page_client(world.team.annotator)
     slug = world.team.project.slug

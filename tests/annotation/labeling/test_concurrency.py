@@ -152,7 +152,7 @@ def test_fifty_annotators_never_overfill_an_item_nor_lose_a_vote(live_server):
     per_item = dict(current.values_list("item").annotate(n=Count("id")))
     assert len(per_item) == ITEMS
     assert min(per_item.values()) >= 3 and max(per_item.values()) <= 5
-    assert not current.values("item", "annotator").annotate(n=Count("id")).filter(n__gt=1).exists()
+    assert not current.values("item", "voter").annotate(n=Count("id")).filter(n__gt=1).exists()
     acked = {cid: vid for a in crowd for cid, vid in a.acked.items()}
     stored = dict(Vote.objects.filter(client_id__in=list(acked)).values_list("client_id", "id"))
     assert stored == acked  # every acknowledged vote, exactly once (client_id is unique per annotator)

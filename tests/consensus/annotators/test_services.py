@@ -12,12 +12,14 @@ from django.utils import timezone
 from annotation.exceptions import Conflict, NotAssigned, Suspended, ValidationFailed
 from annotation.items.models import Item, ItemState
 from annotation.labeling import services as labeling
-from annotation.labeling.models import ExternalAnnotator, Lease, LeaseStatus, Vote, VoteKind
+from annotation.labeling.models import Lease, LeaseStatus, Vote, VoteKind
 from annotation.projects.models import AuditEvent
+from annotation.voters.models import Voter, VoterKind
 from consensus.annotators.services import annotator_reinstate, annotator_suspend
 from consensus.decisions.models import GroundTruth
 from consensus.review.models import ReviewCase
 from tests.annotation.labeling.test_services import add_items, annotators, vote
+from tests.factories import voter_id
 
 
 @pytest.fixture
@@ -49,7 +51,7 @@ def test_suspending_and_reinstating_changes_decisions_and_back_with_an_audit_ent
         answer(ready, user, agreed, "cat")
     assert states(split, agreed) == [ItemState.REVIEW, ItemState.GROUND_TRUTH]
 
-    result = annotator_suspend(project=ready.project, actor=ready.admin, user_id=s.pk, reason="random answers")
+    result = annotator_suspend(project=ready.project, actor=ready.admin, voter_id=voter_id(ready.project, s), reason="random answers")
     # Without s, both items have 2 of the 3 votes they need: back to the queue, ground truth withdrawn.
     assert states(split, agreed) == [ItemState.QUEUED, ItemState.QUEUED]
     assert result.items == 2 and result.changed == {"review→queued": 1, "ground_truth→queued": 1}
@@ -61,7 +63,7 @@ def test_suspending_and_reinstating_changes_decisions_and_back_with_an_audit_ent
         labeling.item_lease_next(project=ready.project, annotator=s)
     assert [Item.objects.get(pk=i.pk).votes_count for i in (split, agreed)] == [2, 2]  # a replacement is owed
 
-    back = annotator_reinstate(project=ready.project, actor=ready.admin, user_id=s.pk)
+    back = annotator_reinstate(project=ready.project, actor=ready.admin, voter_id=voter_id(ready.project, s))
     assert states(split, agreed) == [ItemState.REVIEW, ItemState.GROUND_TRUTH]
     assert back.changed == {"queued→review": 1, "queued→ground_truth": 1}
     assert GroundTruth.objects.filter(item=agreed, withdrawn_at__isnull=True).count() == 1
@@ -75,7 +77,7 @@ def test_an_item_that_lost_a_suspended_vote_gets_a_replacement(ready):
     (item,) = add_items(ready.project, 1)
     for user, label in ((a, "cat"), (b, "cat"), (s, "cat")):
         answer(ready, user, item, label)
-    annotator_suspend(project=ready.project, actor=ready.admin, user_id=s.pk, reason="r")
+    annotator_suspend(project=ready.project, actor=ready.admin, voter_id=voter_id(ready.project, s), reason="r")
     answer(ready, d, item, "cat")  # handed out again; the third counting vote promotes it
     assert states(item) == [ItemState.GROUND_TRUTH]
 
@@ -85,7 +87,7 @@ def test_suspension_releases_held_items(ready):
     (item,) = add_items(ready.project, 1)
     labeling.item_lease_next(project=ready.project, annotator=s)
     assert Item.objects.get(pk=item.pk).leased_count == 1
-    result = annotator_suspend(project=ready.project, actor=ready.admin, user_id=s.pk, reason="r")
+    result = annotator_suspend(project=ready.project, actor=ready.admin, voter_id=voter_id(ready.project, s), reason="r")
     assert result.leases_released == 1 and Item.objects.get(pk=item.pk).leased_count == 0
     assert Lease.objects.get(item=item).status == LeaseStatus.RELEASED
 
@@ -93,15 +95,15 @@ def test_suspension_releases_held_items(ready):
 def test_suspension_needs_a_reason_and_spares_admins(ready):
     (s,) = annotators(ready, 1)
     with pytest.raises(ValidationFailed):
-        annotator_suspend(project=ready.project, actor=ready.admin, user_id=s.pk, reason="  ")
+        annotator_suspend(project=ready.project, actor=ready.admin, voter_id=voter_id(ready.project, s), reason="  ")
     with pytest.raises(Conflict):
-        annotator_suspend(project=ready.project, actor=ready.admin, user_id=ready.admin.pk, reason="r")
+        annotator_suspend(project=ready.project, actor=ready.admin, voter_id=voter_id(ready.project, ready.admin), reason="r")
     with pytest.raises(Conflict):
-        annotator_reinstate(project=ready.project, actor=ready.admin, user_id=s.pk)
+        annotator_reinstate(project=ready.project, actor=ready.admin, voter_id=voter_id(ready.project, s))
 
 
 def counting_votes(item, suspended):
-    return Vote.objects.filter(item=item, kind=VoteKind.VOTE, superseded_by__isnull=True).exclude(annotator=suspended)
+    return Vote.objects.filter(item=item, kind=VoteKind.VOTE, superseded_by__isnull=True).exclude(voter__user=suspended)
 
 
 @pytest.mark.parametrize("then", ["vote again", "let the lease lapse"])
@@ -115,8 +117,8 @@ def test_a_suspended_annotators_undo_never_lets_an_item_past_max_votes(ready, th
     (item,) = add_items(ready.project, 1)
     for user in (crowd[0], crowd[1], s):
         answer(ready, user, item, "cat")
-    kept = Vote.objects.get(item=item, annotator=s)
-    annotator_suspend(project=ready.project, actor=ready.admin, user_id=s.pk, reason="r")
+    kept = Vote.objects.get(item=item, voter__user=s)
+    annotator_suspend(project=ready.project, actor=ready.admin, voter_id=voter_id(ready.project, s), reason="r")
     with contextlib.suppress(Suspended):
         labeling.vote_undo(project=ready.project, annotator=s, client_id="undo-after-suspension")
     if then == "vote again":
@@ -133,7 +135,7 @@ def test_a_suspended_annotators_undo_never_lets_an_item_past_max_votes(ready, th
 
     assert counting_votes(item, s).count() == 5  # two before, three replacements
     assert sum(lease is not None for lease in leases) == 3
-    assert list(Vote.objects.filter(item=item, annotator=s).values_list("pk", flat=True)) == [kept.pk]
+    assert list(Vote.objects.filter(item=item, voter__user=s).values_list("pk", flat=True)) == [kept.pk]
     item.refresh_from_db()
     assert (item.votes_count, item.leased_count, item.state) == (5, 0, ItemState.GROUND_TRUTH)
 
@@ -143,10 +145,10 @@ def test_a_replacement_lease_held_when_the_suspended_annotator_is_reinstated_can
     (item,) = add_items(ready.project, 1)
     for user in (a, b, s):
         answer(ready, user, item, "cat")
-    annotator_suspend(project=ready.project, actor=ready.admin, user_id=s.pk, reason="r")
+    annotator_suspend(project=ready.project, actor=ready.admin, voter_id=voter_id(ready.project, s), reason="r")
     replacement = labeling.item_lease_next(project=ready.project, annotator=d)
     assert replacement.item_id == item.pk
-    annotator_reinstate(project=ready.project, actor=ready.admin, user_id=s.pk)
+    annotator_reinstate(project=ready.project, actor=ready.admin, voter_id=voter_id(ready.project, s))
     assert states(item) == [ItemState.GROUND_TRUTH]  # s's vote counts again: 3 of max_votes 3
 
     with pytest.raises(NotAssigned, match="got all the votes it needs"):
@@ -164,9 +166,9 @@ def test_an_imported_annotator_once_suspended_gets_no_more_votes_in_and_none_cou
     x0, x1, x2 = add_items(ready.project, 3)
     votes_import(actor=ready.admin, project=ready.project, votes=b"item,annotator,label\nx0,w1,cat\nx1,w1,cat\n")
     answer(ready, s, x0, "cat")
-    w1 = ExternalAnnotator.objects.get(project=ready.project, name="w1")
-    annotator_suspend(project=ready.project, actor=ready.admin, external_id=w1.pk, reason="a bot")
-    annotator_suspend(project=ready.project, actor=ready.admin, user_id=s.pk, reason="random answers")
+    w1 = Voter.objects.get(project=ready.project, kind=VoterKind.EXTERNAL, name="w1")
+    annotator_suspend(project=ready.project, actor=ready.admin, voter_id=w1.pk, reason="a bot")
+    annotator_suspend(project=ready.project, actor=ready.admin, voter_id=voter_id(ready.project, s), reason="random answers")
     assert [Item.objects.get(pk=i.pk).votes_count for i in (x0, x1)] == [0, 0]
 
     result = votes_import(
@@ -175,7 +177,7 @@ def test_an_imported_annotator_once_suspended_gets_no_more_votes_in_and_none_cou
     assert result.votes_created == 2 and result.unchanged == 0
     assert [(e["row"], e["field"]) for e in result.errors] == [(4, "annotator"), (5, "annotator")]
     assert "'w1' is suspended" in result.errors[0]["reason"]
-    assert not Vote.objects.filter(external=w1, item=x2).exists()
+    assert not Vote.objects.filter(voter=w1, item=x2).exists()
     # Only w2's new vote counts on each item: not w1's (suspended), nor s's (a suspended member).
     assert [Item.objects.get(pk=i.pk).votes_count for i in (x0, x1, x2)] == [1, 1, 0]
 
@@ -197,7 +199,7 @@ def test_an_undo_sent_while_a_suspension_is_being_made_waits_for_it_and_is_refus
     def suspend() -> None:
         try:
             with transaction.atomic():
-                annotator_suspend(project=ready.project, actor=ready.admin, user_id=s.pk, reason="r")
+                annotator_suspend(project=ready.project, actor=ready.admin, voter_id=voter_id(ready.project, s), reason="r")
                 suspending.set()
                 commit.wait(10)
         finally:

@@ -14,8 +14,9 @@ from annotation.exceptions import ValidationFailed
 from annotation.imports.votes import votes_import
 from annotation.items.models import Item, ItemState
 from annotation.labeling import services as labeling
-from annotation.labeling.models import ExternalAnnotator, Vote
+from annotation.labeling.models import Vote
 from annotation.projects.models import AuditEvent
+from annotation.voters.models import Voter, VoterKind
 from consensus.decisions.models import Estimate, GroundTruth
 from consensus.decisions.services import consensus_reestimate
 from tests.annotation.labeling.test_services import add_items, annotators, vote
@@ -121,7 +122,7 @@ def test_vote_import_keeps_good_rows_and_names_each_bad_one(ready):
     assert result.votes_created == 2
     assert [(e["row"], e["field"]) for e in result.errors] == [(3, "item"), (4, "label"), (5, "annotator"), (6, "label")]
     assert "append-only" in result.errors[3]["reason"] and "cat, dog, fox" in result.errors[1]["reason"]
-    assert ExternalAnnotator.objects.filter(project=ready.project).count() == 2
+    assert Voter.objects.filter(project=ready.project, kind=VoterKind.EXTERNAL).count() == 2
     again = votes_import(actor=ready.admin, project=ready.project, votes=data)
     assert (again.votes_created, again.unchanged) == (0, 2)
     assert Vote.objects.filter(project=ready.project).count() == 2
