@@ -164,51 +164,6 @@ def insert_rows(model: type, fields: tuple[str, ...], rows: list[tuple[Any, ...]
             )
 
 
-def items_move(
-    *, item_ids: list[int], to_state: str, from_states: tuple[str, ...], extra: list[int] | None = None
-) -> list[int]:
-    """Move items still in one of ``from_states`` to ``to_state`` (setting ``extra_votes`` per
-    item when given) and return the ids that moved. One statement on PostgreSQL; chunks on SQLite.
-    The row locks it takes are what keeps a concurrent vote from deciding the same item."""
-    if not item_ids:
-        return []
-    table = Item._meta.db_table
-    moved: list[int] = []
-    with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            if extra is None:
-                cur.execute(
-                    f"UPDATE {table} SET state = %s WHERE id = ANY(%s) AND state = ANY(%s) RETURNING id",
-                    [to_state, item_ids, list(from_states)],
-                )
-            else:
-                cur.execute(
-                    f"UPDATE {table} i SET state = %s, extra_votes = v.extra FROM "
-                    f"(SELECT unnest(%s::bigint[]) AS id, unnest(%s::int[]) AS extra) v "
-                    f"WHERE i.id = v.id AND i.state = ANY(%s) RETURNING i.id",
-                    [to_state, item_ids, extra, list(from_states)],
-                )
-            return [r[0] for r in cur.fetchall()]
-        marks = ", ".join(["%s"] * len(from_states))
-        for start in range(0, len(item_ids), 5000):
-            ids = item_ids[start : start + 5000]
-            if extra is None:
-                cur.execute(
-                    f"UPDATE {table} SET state = %s WHERE id IN ({', '.join(['%s'] * len(ids))}) "
-                    f"AND state IN ({marks}) RETURNING id",
-                    [to_state, *ids, *from_states],
-                )
-                moved += [r[0] for r in cur.fetchall()]
-            else:
-                for item_id, n in zip(ids, extra[start : start + 5000], strict=True):
-                    cur.execute(
-                        f"UPDATE {table} SET state = %s, extra_votes = %s WHERE id = %s AND state IN ({marks}) RETURNING id",
-                        [to_state, n, item_id, *from_states],
-                    )
-                    moved += [r[0] for r in cur.fetchall()]
-    return moved
-
-
 IMPORTED_MARK = " (imported)"
 
 

@@ -25,8 +25,8 @@ from annotation.curation import measures as curation
 from annotation.curation.measures import IMAGE_FLAGS, TEXT_FLAGS
 from annotation.curation.models import CurationDecision, DuplicateCluster
 from annotation.exceptions import ValidationFailed
+from annotation.items import transitions
 from annotation.items.models import Item, ItemState
-from annotation.items.transitions import leases_revoke_items
 from annotation.projects.models import AuditEvent, ItemKind, Project
 from annotation.projects.services import audit_record
 
@@ -221,18 +221,15 @@ def curation_run(*, project: Project, actor: AbstractBaseUser | None = None) -> 
     return summary
 
 
-def _restored_state(item: Item) -> str:
-    return item.excluded_from or ItemState.QUEUED
-
-
 @transaction.atomic
 def curation_decide(*, project: Project, actor: AbstractBaseUser, item_ids: list[int], decision: str) -> int:
     """Keep, exclude, or undo the decision on items of the project; returns how many changed.
 
-    Exclude takes the item out of every queue (state ``excluded``, its leases released and their
-    holders told) and remembers the state it had; keep and undo on an excluded item put that
-    state back. Each change is an audit event with the before and after. All or nothing: an id
-    that is not an item of the project refuses the whole request.
+    Exclude takes the item out of every queue (``transitions.items_exclude``: state ``excluded``,
+    its leases revoked and their holders told) and remembers the state it had; keep and undo on
+    an excluded item put that state back (``transitions.items_restore``). Each change is an audit
+    event with the before and after. All or nothing: an id that is not an item of the project
+    refuses the whole request.
     """
     if decision not in DECISIONS:
         raise ValidationFailed("Unknown decision.", [{"field": "decision", "message": f"use one of {', '.join(DECISIONS)}"}])
@@ -243,53 +240,38 @@ def curation_decide(*, project: Project, actor: AbstractBaseUser, item_ids: list
         raise ValidationFailed(
             "Too many items at once.", [{"field": "items", "message": f"at most {MAX_DECISION_ITEMS:,} per request"}]
         )
-    items = {it.pk: it for it in Item.objects.select_for_update().filter(project=project, pk__in=ids)}
+    items = {it.pk: it for it in Item.objects.select_for_update().filter(project=project, pk__in=ids).order_by("pk")}
     unknown = [x for x in ids if x not in items]
     if unknown:
         raise ValidationFailed(
             "Some items are not in this project; nothing was changed.",
             [{"field": "items", "message": f"no item {x} in this project"} for x in unknown[:20]],
         )
-    now = timezone.now()
-    changed: list[Item] = []
-    audits: list[AuditEvent] = []
-    newly_excluded: list[int] = []
-    moves: list[tuple[int, str, str]] = []
-    for item in items.values():
-        before = {"state": item.state, "curation": item.curation}
-        if decision == "exclude":
-            if item.curation == CurationDecision.EXCLUDED:
-                continue
-            if item.state != ItemState.EXCLUDED:
-                item.excluded_from, item.state = item.state, ItemState.EXCLUDED
-                newly_excluded.append(item.pk)
-            item.curation = CurationDecision.EXCLUDED
-        else:
-            target = CurationDecision.KEPT if decision == "keep" else CurationDecision.NONE
-            if item.curation == target:
-                continue
-            if item.curation == CurationDecision.EXCLUDED and item.excluded_from:
-                item.state, item.excluded_from = _restored_state(item), ""
-            item.curation = target
-        if item.state != before["state"]:
-            moves.append((item.pk, before["state"], item.state))
-        changed.append(item)
-        audits.append(AuditEvent(
-            project=project, actor=actor if actor.is_authenticated else None, verb=f"curation.{decision}",
-            object_type="item", object_id=str(item.pk), before=before,
-            after={"state": item.state, "curation": item.curation, "item": item.external_id or item.pk},
-        ))  # fmt: skip
+    target = {"exclude": CurationDecision.EXCLUDED, "keep": CurationDecision.KEPT, "undo": CurationDecision.NONE}[decision]
+    changed = [it for it in items.values() if it.curation != target]
     if not changed:
         return 0
-    if newly_excluded:
-        leases_revoke_items(
-            project=project, item_ids=newly_excluded, message="An admin took this item out of labeling.", now=now
+    # What the audit event of each item says besides its state.
+    details = {
+        it.pk: ({"curation": it.curation}, {"curation": target, "item": it.external_id or it.pk}) for it in changed
+    }
+    why = transitions.Why(verb=f"curation.{decision}", actor=actor)
+    if decision == "exclude":
+        moved = set(transitions.items_exclude(
+            project=project, item_ids=[it.pk for it in changed], why=why, reason="excluded in curation",
+            notice="An admin took this item out of labeling.", restorable=True, details=details, now=timezone.now(),
+        ))  # fmt: skip
+    else:
+        excluded = [it.pk for it in changed if it.curation == CurationDecision.EXCLUDED]
+        moved = set(transitions.items_restore(project=project, item_ids=excluded, why=why, details=details))
+    Item.objects.filter(pk__in=[it.pk for it in changed]).update(curation=target)
+    # Items whose state did not move are audited here (the transition audits those it moved).
+    AuditEvent.objects.bulk_create([
+        AuditEvent(
+            project=project, actor=actor if actor.is_authenticated else None, verb=why.verb, object_type="item",
+            object_id=str(it.pk), before={"state": it.state, **details[it.pk][0]}, after={"state": it.state, **details[it.pk][1]},
         )
-    _update_rows(
-        Item, ["state", "curation", "excluded_from"], [(it.pk, it.state, it.curation, it.excluded_from) for it in changed]
-    )
-    AuditEvent.objects.bulk_create(audits)
-    for pk, was, now_state in moves[:100]:
-        events.item_decided(project.pk, item=pk, state=now_state, was=was)
+        for it in changed if it.pk not in moved
+    ])  # fmt: skip
     events.curation_decided(project.pk, decision=decision, items=len(changed))
     return len(changed)

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from annotation.curation import selectors as curation_selectors
 from annotation.curation import services as curation_services
+from annotation.curation.measures import FLAG_NAMES
 from annotation.exceptions import ValidationFailed
 from annotation.forms import (
     CurationDecisionForm,
@@ -76,7 +77,7 @@ def curation_page(request: HttpRequest, access: projects_selectors.ProjectAccess
         request,
         "annotation/curation.html",
         page_context(
-            access, form=form, counts=counts, tab=tab, tab_name=curation_services.FLAG_NAMES[tab], undecided=undecided,
+            access, form=form, counts=counts, tab=tab, tab_name=FLAG_NAMES[tab], undecided=undecided,
             page=page, rows=rows, query=query.urlencode(), here=request.get_full_path(),
             is_image=project.item_kind == ItemKind.IMAGE,
             tile_actions=[("keep", "Keep"), ("exclude", "Exclude"), ("undo", "Undo")],

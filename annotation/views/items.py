@@ -8,7 +8,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from annotation.curation import selectors as curation_selectors
-from annotation.curation import services as curation_services
+from annotation.curation.measures import FLAG_NAMES
 from annotation.forms import (
     ItemFilterForm,
 )
@@ -49,7 +49,7 @@ def item_detail(request: HttpRequest, access: projects_selectors.ProjectAccess, 
     return render(
         request, "annotation/item_detail.html",
         page_context(access, item=item, ground_truth=ground_truth, cluster=cluster, cluster_page=cluster_page,
-             flag_names=curation_services.FLAG_NAMES,
+             flag_names=FLAG_NAMES,
              curation_actions=[("keep", "Keep"), ("exclude", "Exclude from labeling"), ("undo", "Undo the decision")]),
     )  # fmt: skip
 
