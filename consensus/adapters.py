@@ -145,25 +145,6 @@ def item_votes(*, item_id: int, project_id: int) -> list[ItemVote]:
         return [ItemVote(r[0], r[1], r[2], key_of(r[3]), bool(r[4])) for r in cur.fetchall()]
 
 
-def insert_rows(model: type, fields: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    """Insert many rows of ``model`` fast: COPY on PostgreSQL, one prepared statement with
-    ``executemany`` on SQLite. JSON fields must already be JSON text; foreign keys are ids."""
-    if not rows:
-        return
-    meta = model._meta
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(meta.get_field(name).column) for name in fields)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            cursor.executemany(
-                f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})", rows
-            )
-
-
 IMPORTED_MARK = " (imported)"
 
 

@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation import events
+from annotation.bulk import insert_rows
 from annotation.items import transitions
 from annotation.items.models import Item, ItemState
 from annotation.items.transitions import items_move
@@ -32,7 +33,7 @@ from annotation.labeling.queue import extra_votes_for_one_more, votes_needed
 from annotation.projects.models import Project
 from annotation.projects.services import audit_record
 from consensus import aggregation, policy
-from consensus.adapters import ProjectVotes, insert_rows
+from consensus.adapters import ProjectVotes
 from consensus.decisions.models import (
     Estimate,
     GroundTruth,
