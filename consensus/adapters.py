@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from django.db import connection
@@ -133,67 +133,4 @@ def item_votes(*, item_id: int, project_id: int) -> list[ItemVote]:
         )
         return [ItemVote(r[0], r[1], key_of(r[2]), bool(r[3])) for r in cur.fetchall()]
 
-
-def insert_rows(model: type, fields: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    """Insert many rows of ``model`` fast: COPY on PostgreSQL, one prepared statement with
-    ``executemany`` on SQLite. JSON fields must already be JSON text; foreign keys are ids."""
-    if not rows:
-        return
-    meta = model._meta
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(meta.get_field(name).column) for name in fields)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            cursor.executemany(
-                f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})", rows
-            )
-
-
-def items_move(
-    *, item_ids: list[int], to_state: str, from_states: tuple[str, ...], extra: list[int] | None = None
-) -> list[int]:
-    """Move items still in one of ``from_states`` to ``to_state`` (setting ``extra_votes`` per
-    item when given) and return the ids that moved. One statement on PostgreSQL; chunks on SQLite.
-    The row locks it takes are what keeps a concurrent vote from deciding the same item."""
-    if not item_ids:
-        return []
-    table = Item._meta.db_table
-    moved: list[int] = []
-    with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            if extra is None:
-                cur.execute(
-                    f"UPDATE {table} SET state = %s WHERE id = ANY(%s) AND state = ANY(%s) RETURNING id",
-                    [to_state, item_ids, list(from_states)],
-                )
-            else:
-                cur.execute(
-                    f"UPDATE {table} i SET state = %s, extra_votes = v.extra FROM "
-                    f"(SELECT unnest(%s::bigint[]) AS id, unnest(%s::int[]) AS extra) v "
-                    f"WHERE i.id = v.id AND i.state = ANY(%s) RETURNING i.id",
-                    [to_state, item_ids, extra, list(from_states)],
-                )
-            return [r[0] for r in cur.fetchall()]
-        marks = ", ".join(["%s"] * len(from_states))
-        for start in range(0, len(item_ids), 5000):
-            ids = item_ids[start : start + 5000]
-            if extra is None:
-                cur.execute(
-                    f"UPDATE {table} SET state = %s WHERE id IN ({', '.join(['%s'] * len(ids))}) "
-                    f"AND state IN ({marks}) RETURNING id",
-                    [to_state, *ids, *from_states],
-                )
-                moved += [r[0] for r in cur.fetchall()]
-            else:
-                for item_id, n in zip(ids, extra[start : start + 5000], strict=True):
-                    cur.execute(
-                        f"UPDATE {table} SET state = %s, extra_votes = %s WHERE id = %s AND state IN ({marks}) RETURNING id",
-                        [to_state, n, item_id, *from_states],
-                    )
-                    moved += [r[0] for r in cur.fetchall()]
-    return moved
 

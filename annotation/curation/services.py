@@ -10,23 +10,20 @@ without reading any file again. Decisions live on the item and survive runs.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import connection, transaction
-from django.db.models import Model
+from django.db import transaction
 from django.utils import timezone
 
-from annotation import events
+from annotation import bulk, events
 from annotation.curation import measures as curation
 from annotation.curation.measures import IMAGE_FLAGS, TEXT_FLAGS
 from annotation.curation.models import CurationDecision, DuplicateCluster
 from annotation.exceptions import ValidationFailed
+from annotation.items import transitions
 from annotation.items.models import Item, ItemState
-from annotation.items.transitions import leases_revoke_items
 from annotation.projects.models import AuditEvent, ItemKind, Project
 from annotation.projects.services import audit_record
 
@@ -61,56 +58,6 @@ class CurationSummary:
     seconds: float
 
 
-def _update_rows(model: type[Model], fields: list[str], rows: list[tuple[Any, ...]]) -> None:
-    """Set ``fields`` of many rows of ``model``: each row is (pk, *values), a JSON field's value
-    a Python object.
-
-    Raw SQL because ``bulk_update`` builds a CASE expression per row and value through the ORM:
-    100,000 items of a templated text project took it over a minute. PostgreSQL gets the rows
-    by COPY into a temporary table and one ``UPDATE … FROM`` it, SQLite one prepared statement
-    run with ``executemany``. Column names and types come from the model. Call it inside a
-    transaction (the temporary table lives until the commit).
-    """
-    if not rows:
-        return
-    if not connection.in_atomic_block:
-        raise RuntimeError("_update_rows runs inside a transaction (its temporary table lives until the commit)")
-    meta = model._meta
-    quote = connection.ops.quote_name
-    model_fields = [meta.get_field(name) for name in fields]
-    json_at = {n for n, f in enumerate(model_fields, start=1) if f.get_internal_type() == "JSONField"}
-    if json_at:
-        rows = [tuple(json.dumps(v) if n in json_at else v for n, v in enumerate(row)) for row in rows]
-    table, pk = quote(meta.db_table), quote(meta.pk.column)
-    columns = [quote(f.column) for f in model_fields]  # type: ignore[union-attr]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # COPY into a temporary table, then one UPDATE … FROM it: psycopg dumps rows for
-            # COPY several times faster than it builds array parameters.
-            types = [
-                f.rel_db_type(connection) if f.is_relation else f.db_type(connection)  # type: ignore[union-attr]
-                for f in (meta.pk, *model_fields)
-            ]
-            names = [f"v{n}" for n in range(len(types))]
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE quorum_update ({', '.join(f'{v} {t}' for v, t in zip(names, types, strict=True))}) "
-                f"ON COMMIT DROP"
-            )
-            with cursor.cursor.copy(f"COPY quorum_update ({', '.join(names)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cursor.execute(
-                f"UPDATE {table} SET {', '.join(f'{c} = v.{v}' for c, v in zip(columns, names[1:], strict=True))} "
-                f"FROM quorum_update AS v WHERE {table}.{pk} = v.v0"
-            )
-            cursor.execute("DROP TABLE quorum_update")
-        else:
-            cursor.executemany(
-                f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in columns)} WHERE {pk} = %s",
-                [(*row[1:], row[0]) for row in rows],
-            )
-
-
 @transaction.atomic
 def curation_run(*, project: Project, actor: AbstractBaseUser | None = None) -> CurationSummary:
     """Re-cluster the project's near-duplicates and recompute every item's flags.
@@ -132,7 +79,7 @@ def curation_run(*, project: Project, actor: AbstractBaseUser | None = None) -> 
             sig = curation.simhash_texts([rows[n].text for n in missing])
             for n, s in zip(missing, sig, strict=True):
                 rows[n] = rows[n]._replace(near_hash=signed(int(s)))
-            _update_rows(Item, ["near_hash"], [(rows[n].pk, rows[n].near_hash) for n in missing])
+            bulk.update_rows(Item, ["near_hash"], [(rows[n].pk, rows[n].near_hash) for n in missing])
     pks = np.array([r.pk for r in rows], dtype=np.int64)
     hashed = np.array([n for n, r in enumerate(rows) if r.near_hash is not None], dtype=np.int64)
     hashes = np.array([rows[n].near_hash for n in hashed], dtype=np.int64).view(np.uint64)
@@ -186,7 +133,7 @@ def curation_run(*, project: Project, actor: AbstractBaseUser | None = None) -> 
             fresh.append(DuplicateCluster(project=project, representative_id=rep, size=size))
     made = iter(DuplicateCluster.objects.bulk_create(fresh))
     cluster_ids = [cid if cid != -1 else next(made).pk for cid in cluster_ids]
-    _update_rows(DuplicateCluster, ["representative", "size"], resized)
+    bulk.update_rows(DuplicateCluster, ["representative", "size"], resized)
     placed: dict[int, tuple[int, int, float | None]] = {}  # pk -> cluster, distance, near_duplicate flag
     for cid, c in zip(cluster_ids, found, strict=True):
         for m in c.members:
@@ -204,7 +151,7 @@ def curation_run(*, project: Project, actor: AbstractBaseUser | None = None) -> 
             counts[name] += 1
         if (cluster_id, distance, flags) != (r.cluster, r.cluster_distance, r.flags):
             changed.append((r.pk, cluster_id, distance, flags))
-    _update_rows(Item, ["cluster", "cluster_distance", "flags"], changed)
+    bulk.update_rows(Item, ["cluster", "cluster_distance", "flags"], changed)
     stale = set(DuplicateCluster.objects.filter(project=project).values_list("pk", flat=True)) - set(cluster_ids)
     DuplicateCluster.objects.filter(pk__in=stale).delete()  # no item points at them any more
 
@@ -221,18 +168,15 @@ def curation_run(*, project: Project, actor: AbstractBaseUser | None = None) -> 
     return summary
 
 
-def _restored_state(item: Item) -> str:
-    return item.excluded_from or ItemState.QUEUED
-
-
 @transaction.atomic
 def curation_decide(*, project: Project, actor: AbstractBaseUser, item_ids: list[int], decision: str) -> int:
     """Keep, exclude, or undo the decision on items of the project; returns how many changed.
 
-    Exclude takes the item out of every queue (state ``excluded``, its leases released and their
-    holders told) and remembers the state it had; keep and undo on an excluded item put that
-    state back. Each change is an audit event with the before and after. All or nothing: an id
-    that is not an item of the project refuses the whole request.
+    Exclude takes the item out of every queue (``transitions.items_exclude``: state ``excluded``,
+    its leases revoked and their holders told) and remembers the state it had; keep and undo on
+    an excluded item put that state back (``transitions.items_restore``). Each change is an audit
+    event with the before and after. All or nothing: an id that is not an item of the project
+    refuses the whole request.
     """
     if decision not in DECISIONS:
         raise ValidationFailed("Unknown decision.", [{"field": "decision", "message": f"use one of {', '.join(DECISIONS)}"}])
@@ -243,53 +187,38 @@ def curation_decide(*, project: Project, actor: AbstractBaseUser, item_ids: list
         raise ValidationFailed(
             "Too many items at once.", [{"field": "items", "message": f"at most {MAX_DECISION_ITEMS:,} per request"}]
         )
-    items = {it.pk: it for it in Item.objects.select_for_update().filter(project=project, pk__in=ids)}
+    items = {it.pk: it for it in Item.objects.select_for_update().filter(project=project, pk__in=ids).order_by("pk")}
     unknown = [x for x in ids if x not in items]
     if unknown:
         raise ValidationFailed(
             "Some items are not in this project; nothing was changed.",
             [{"field": "items", "message": f"no item {x} in this project"} for x in unknown[:20]],
         )
-    now = timezone.now()
-    changed: list[Item] = []
-    audits: list[AuditEvent] = []
-    newly_excluded: list[int] = []
-    moves: list[tuple[int, str, str]] = []
-    for item in items.values():
-        before = {"state": item.state, "curation": item.curation}
-        if decision == "exclude":
-            if item.curation == CurationDecision.EXCLUDED:
-                continue
-            if item.state != ItemState.EXCLUDED:
-                item.excluded_from, item.state = item.state, ItemState.EXCLUDED
-                newly_excluded.append(item.pk)
-            item.curation = CurationDecision.EXCLUDED
-        else:
-            target = CurationDecision.KEPT if decision == "keep" else CurationDecision.NONE
-            if item.curation == target:
-                continue
-            if item.curation == CurationDecision.EXCLUDED and item.excluded_from:
-                item.state, item.excluded_from = _restored_state(item), ""
-            item.curation = target
-        if item.state != before["state"]:
-            moves.append((item.pk, before["state"], item.state))
-        changed.append(item)
-        audits.append(AuditEvent(
-            project=project, actor=actor if actor.is_authenticated else None, verb=f"curation.{decision}",
-            object_type="item", object_id=str(item.pk), before=before,
-            after={"state": item.state, "curation": item.curation, "item": item.external_id or item.pk},
-        ))  # fmt: skip
+    target = {"exclude": CurationDecision.EXCLUDED, "keep": CurationDecision.KEPT, "undo": CurationDecision.NONE}[decision]
+    changed = [it for it in items.values() if it.curation != target]
     if not changed:
         return 0
-    if newly_excluded:
-        leases_revoke_items(
-            project=project, item_ids=newly_excluded, message="An admin took this item out of labeling.", now=now
+    # What the audit event of each item says besides its state.
+    details = {
+        it.pk: ({"curation": it.curation}, {"curation": target, "item": it.external_id or it.pk}) for it in changed
+    }
+    why = transitions.Why(verb=f"curation.{decision}", actor=actor)
+    if decision == "exclude":
+        moved = set(transitions.items_exclude(
+            project=project, item_ids=[it.pk for it in changed], why=why, reason="excluded in curation",
+            notice="An admin took this item out of labeling.", restorable=True, details=details, now=timezone.now(),
+        ))  # fmt: skip
+    else:
+        excluded = [it.pk for it in changed if it.curation == CurationDecision.EXCLUDED]
+        moved = set(transitions.items_restore(project=project, item_ids=excluded, why=why, details=details))
+    Item.objects.filter(pk__in=[it.pk for it in changed]).update(curation=target)
+    # Items whose state did not move are audited here (the transition audits those it moved).
+    AuditEvent.objects.bulk_create([
+        AuditEvent(
+            project=project, actor=actor if actor.is_authenticated else None, verb=why.verb, object_type="item",
+            object_id=str(it.pk), before={"state": it.state, **details[it.pk][0]}, after={"state": it.state, **details[it.pk][1]},
         )
-    _update_rows(
-        Item, ["state", "curation", "excluded_from"], [(it.pk, it.state, it.curation, it.excluded_from) for it in changed]
-    )
-    AuditEvent.objects.bulk_create(audits)
-    for pk, was, now_state in moves[:100]:
-        events.item_decided(project.pk, item=pk, state=now_state, was=was)
+        for it in changed if it.pk not in moved
+    ])  # fmt: skip
     events.curation_decided(project.pk, decision=decision, items=len(changed))
     return len(changed)

@@ -23,7 +23,7 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from annotation import events
+from annotation import bulk, events
 from annotation.answers.choice import AnswerInvalid, check_gold
 from annotation.curation import measures as curation
 from annotation.curation import services as curation_services
@@ -198,46 +198,10 @@ def _existing_items(project_id: int, ids: list[str], hashes: list[str]) -> list[
 
 def _insert_items(rows: list[tuple[Any, ...]]) -> int:
     """Insert item rows; rows that hit a unique constraint (a concurrent import of the same id
-    or content) are left out. Returns how many went in.
-
-    Django's ``bulk_create`` compiles SQL value by value and, on SQLite, splits a batch into
-    statements of ~60 rows: at 100k items that was most of an import's time. Here PostgreSQL
-    gets the rows by COPY into a temporary table and one INSERT … SELECT, and SQLite one
-    prepared statement run with ``executemany``. Column names come from the model.
-    """
-    if not rows:
-        return 0
-    meta = Item._meta
-    quote = connection.ops.quote_name
-    table = quote(meta.db_table)
-    columns = ", ".join(quote(meta.get_field(name).column) for name in _INSERT_FIELDS)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # A batch lost in a crash is re-imported by running the import again (duplicates are
-            # skipped), so its commit need not wait for the WAL flush.
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE IF NOT EXISTS quorum_item_import ON COMMIT DELETE ROWS "
-                f"AS SELECT {columns} FROM {table} WITH NO DATA"
-            )
-            raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-            with raw.copy(f"COPY quorum_item_import ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM quorum_item_import "
-                f"ON CONFLICT DO NOTHING"
-            )
-            inserted = cursor.rowcount
-            cursor.execute("TRUNCATE quorum_item_import")
-        else:
-            cursor.executemany(
-                f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_INSERT_FIELDS))}) "
-                f"ON CONFLICT DO NOTHING",
-                rows,
-            )
-            inserted = cursor.rowcount
-    return inserted if inserted is not None and inserted >= 0 else len(rows)
+    or content) are left out. Returns how many went in. A batch lost in a crash is imported
+    again by running the import again (duplicates are skipped), so its commit need not wait for
+    the WAL flush."""
+    return bulk.insert_new_rows(Item, _INSERT_FIELDS, rows, durable=False)
 
 
 class _Run:

@@ -24,12 +24,12 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.text import slugify
 
 from annotation.exceptions import ValidationFailed
 from annotation.ingest import readers as ingest
+from annotation.items import transitions
 from annotation.items.models import Item, ItemState
 from annotation.labeling.models import Vote, VoteKind
 from annotation.projects import services as projects_services
@@ -38,7 +38,6 @@ from annotation.projects.services import audit_record
 from annotation.rulebook import services as rulebook_services
 from annotation.rulebook.document import KEY_RE
 from annotation.voters.models import Voter, VoterKind
-from annotation.voters.selectors import suspended_voter_ids
 from annotation.voters.services import voters_external_ensure
 from consensus.decisions.services import Summary, consensus_reestimate
 
@@ -269,22 +268,7 @@ def _import_votes(project, rows, items, labels, listed, result: VotesImport, now
                 ]
             )
         )
-    _recount(project, sorted({item_id for _, item_id, _ in good}))
-
-
-def _recount(project: Project, item_ids: list[int]) -> None:
-    """Items' ``votes_count`` from their current votes that count (not a suspended annotator's,
-    as ``annotator_suspend`` leaves them out)."""
-    suspended = suspended_voter_ids(project_id=project.pk)
-    current = (
-        Vote.objects.filter(item=OuterRef("pk"), kind=VoteKind.VOTE, superseded_by__isnull=True)
-        .exclude(voter_id__in=suspended)
-        .values("item")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    for start in range(0, len(item_ids), BATCH):
-        Item.objects.filter(pk__in=item_ids[start : start + BATCH]).update(votes_count=Subquery(current[:1]))
+    transitions.items_votes_recount(project=project, item_ids=sorted({item_id for _, item_id, _ in good}))
 
 
 def project_create_for_votes(

@@ -22,7 +22,6 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from annotation import events
@@ -38,9 +37,10 @@ from annotation.exceptions import (
     Suspended,
     ValidationFailed,
 )
+from annotation.items import transitions
 from annotation.items.models import Item, ItemState
 from annotation.labeling import queue
-from annotation.labeling.models import LEASES_EXCLUDING_ITEM, Lease, LeaseStatus, Vote, VoteKind
+from annotation.labeling.models import Lease, LeaseStatus, Vote, VoteKind
 from annotation.projects.models import Project, QuestionType
 from annotation.rulebook.models import RulebookVersion
 from annotation.rulebook.selectors import rulebook_current
@@ -120,50 +120,12 @@ def leases_reclaim_expired(*, project: Project, now: dt.datetime | None = None) 
         )
         if cur.fetchone() is None:
             return 0
-    with transaction.atomic(), connection.cursor() as cur:
-        cur.execute(
-            f"UPDATE {_T.lease} SET status = %s, closed_at = %s WHERE id IN ("
-            f"SELECT id FROM {_T.lease} WHERE project_id = %s AND status = %s AND expires_at <= %s{_skip_locked()}"
-            f") RETURNING item_id",
-            [LeaseStatus.EXPIRED, _ts(now), project.pk, LeaseStatus.ACTIVE, _ts(now)],
-        )
-        per_item: dict[int, int] = {}
-        for (item_id,) in cur.fetchall():
-            per_item[item_id] = per_item.get(item_id, 0) + 1
-        for item_id in sorted(per_item):  # one order for everyone: no deadlocks between reclaimers
-            cur.execute(f"UPDATE {_T.item} SET leased_count = leased_count - %s WHERE id = %s", [per_item[item_id], item_id])
-    return sum(per_item.values())
+    with transaction.atomic():
+        return transitions.leases_expire(project=project, now=now)
 
 
 # What the annotator is shown of an item, in this order (see _assignment).
 _ITEM_SHOWN = ("id", "external_id", "kind", "text", "image", "width", "height")
-
-
-def _pick_and_count(cur: Any, project: Project, annotator_id: int, *, gold: bool) -> tuple[Any, ...] | None:
-    """Lease-count the next item for this annotator and return what is shown of it, in one
-    statement: the row is picked with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL), so concurrent
-    annotators each take a different row and never wait on each other."""
-    mine = (
-        f"NOT EXISTS (SELECT 1 FROM {_T.lease} l WHERE l.item_id = i.id AND l.annotator_id = %s "
-        f"AND l.status IN (%s, %s, %s))"
-    )
-    params: list[Any] = [project.pk, annotator_id, *LEASES_EXCLUDING_ITEM]
-    if gold:
-        # Gold items are honeypots: every annotator may get each one once. Reviewed ground
-        # truth turned gold is served too.
-        where, order = "i.state IN (%s, %s) AND i.gold IS NOT NULL", "i.id"
-        params += [ItemState.QUEUED, ItemState.GROUND_TRUTH]
-    else:
-        where = "i.state = %s AND i.gold IS NULL AND i.votes_count + i.leased_count < %s + i.extra_votes"
-        params += [ItemState.QUEUED, project.min_votes]
-        order = "i.votes_count DESC, i.priority DESC, i.id"
-    cur.execute(
-        f"UPDATE {_T.item} SET leased_count = leased_count + 1 WHERE id = ("
-        f"SELECT i.id FROM {_T.item} i WHERE i.project_id = %s AND {mine} AND {where} "
-        f"ORDER BY {order} LIMIT 1{_skip_locked()}) RETURNING {_cols(Item, *_ITEM_SHOWN)}",
-        params,
-    )
-    return cur.fetchone()
 
 
 def _lease(project: Project, annotator: AbstractBaseUser, lease_id: int, item_row: tuple[Any, ...],
@@ -214,22 +176,23 @@ def item_lease_next(
         gold_turn = project.gold_rate > 0 and queue.is_gold_turn(
             Vote.objects.filter(voter_id=voter_id, kind=VoteKind.VOTE).count(), project.gold_rate
         )
-        item_row = _pick_and_count(cur, project, annotator.pk, gold=gold_turn)
+        expires = now + dt.timedelta(seconds=project.lease_seconds)
+        opened = transitions.lease_open(
+            cur, project=project, annotator_id=annotator.pk, version_id=version.pk, gold=gold_turn, now=now,
+            expires=expires, shown=_ITEM_SHOWN,
+        )  # fmt: skip
         is_gold = gold_turn
-        if item_row is None and gold_turn:
+        if opened is None and gold_turn:
             # No gold left for this annotator: an ordinary item instead. Never the other way
             # round: serving gold whenever ordinary work runs out would give the honeypots away.
-            item_row = _pick_and_count(cur, project, annotator.pk, gold=False)
+            opened = transitions.lease_open(
+                cur, project=project, annotator_id=annotator.pk, version_id=version.pk, gold=False, now=now,
+                expires=expires, shown=_ITEM_SHOWN,
+            )  # fmt: skip
             is_gold = False
-        if item_row is None:
+        if opened is None:
             return None
-        expires = now + dt.timedelta(seconds=project.lease_seconds)
-        cur.execute(
-            f"INSERT INTO {_T.lease} ({_cols(Lease, 'project', 'item', 'annotator', 'rulebook_version', 'status', 'is_gold', 'created_at', 'expires_at')}) "
-            f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            [project.pk, item_row[0], annotator.pk, version.pk, LeaseStatus.ACTIVE, is_gold, _ts(now), _ts(expires)],
-        )
-        (lease_id,) = cur.fetchone()
+        lease_id, item_row = opened
         return _lease(project, annotator, lease_id, item_row, expires, is_gold=is_gold, created_at=now)
 
 
@@ -264,10 +227,7 @@ def lease_release(*, project: Project, annotator: AbstractBaseUser, item_id: int
         )
         if lease is None:
             raise NotAssigned(f"Item {item_id} is not leased to you.")
-        lease.status = LeaseStatus.SKIPPED if skip else LeaseStatus.RELEASED
-        lease.closed_at = now
-        lease.save(update_fields=["status", "closed_at"])
-        Item.objects.filter(pk=item_id).update(leased_count=F("leased_count") - 1)
+        transitions.lease_close(lease=lease, skip=skip, now=now)
         return lease
 
 
@@ -375,16 +335,7 @@ def vote_cast(
             db_values,
         )
         (vote_id,) = cur.fetchone()
-        cur.execute(f"UPDATE {_T.lease} SET status = %s, closed_at = %s WHERE id = %s", [LeaseStatus.VOTED, _ts(now), lease_id])
-        # The last word on max_votes, under the item's lock: the queue hands out no more leases
-        # than an item needs, but a lease may outlive the need (the item was decided while it
-        # was held, or a reinstated annotator's votes count again). Gold has no limit.
-        cur.execute(
-            f"UPDATE {_T.item} SET votes_count = votes_count + 1, leased_count = leased_count - 1 WHERE id = %s "
-            f"AND (gold IS NOT NULL OR votes_count < %s OR votes_count < %s + extra_votes) RETURNING id",
-            [item_id, project.max_votes, project.min_votes],
-        )
-        if cur.fetchone() is None:
+        if not transitions.lease_vote(cur, project=project, lease_id=lease_id, item_id=item_id, now=now):
             raise NotAssigned("This item got all the votes it needs while you held it; your answer was not saved.")
         item_decide(project=project, item_id=item_id, vote_id=vote_id)
         # Staff only, and without the answer: who voted on which item, for the dashboard.
@@ -468,10 +419,9 @@ def vote_undo(
             project=project, item_id=last.item_id, voter_id=voter_id, rulebook_version=last.rulebook_version,
             lease=lease, kind=VoteKind.RETRACT, value=None, client_id=client_id, supersedes=last, created_at=now,
         )  # fmt: skip
-        Lease.objects.filter(pk=lease.pk).update(
-            status=LeaseStatus.ACTIVE, closed_at=None, expires_at=now + dt.timedelta(seconds=project.lease_seconds)
+        transitions.lease_reopen(
+            lease=lease, item_id=last.item_id, now=now, expires=now + dt.timedelta(seconds=project.lease_seconds)
         )
-        Item.objects.filter(pk=last.item_id).update(votes_count=F("votes_count") - 1, leased_count=F("leased_count") + 1)
         item_undone(project=project, item_id=last.item_id, actor=annotator)
         events.vote_undone(project.pk, item=last.item_id, annotator=annotator.get_username())
         return VoteResult(retraction, created=True)

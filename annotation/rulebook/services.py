@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from annotation import events, limits
 from annotation.exceptions import Conflict, NotFound, ValidationFailed
+from annotation.items import transitions
 from annotation.items.models import Item, ItemState
 from annotation.projects.models import Project
 from annotation.projects.services import audit_record
@@ -117,19 +118,19 @@ def rulebook_draft_save(
 
 def _withdraw_examples(*, actor: AbstractBaseUser, project: Project, version: RulebookVersion) -> None:
     """Items shown as examples in the rulebook are shown with their answer: they leave the
-    queue (state excluded), each with an audit event, so no annotator is asked to label them."""
+    queue (``transitions.items_exclude``: excluded, any lease on them revoked, each audited),
+    so no annotator is asked to label them."""
     wanted = {ext for lab in version.labels for ext in (*lab["fit_examples"], *lab["nonfit_examples"])}
-    examples = list(
+    examples = dict(
         Item.objects.filter(project=project, external_id__in=wanted, state=ItemState.QUEUED).values_list("pk", "external_id")
     )
     if not examples:
         return
-    Item.objects.filter(pk__in=[pk for pk, _ in examples]).update(state=ItemState.EXCLUDED)
-    for pk, ext in examples:
-        audit_record(
-            project=project, actor=actor, verb="item.exclude", obj=Item(pk=pk),
-            before={"state": ItemState.QUEUED}, after={"state": ItemState.EXCLUDED, "why": f"example in rulebook v{version.number}", "item": ext},
-        )  # fmt: skip
+    transitions.items_exclude(
+        project=project, item_ids=list(examples), why=transitions.Why(verb="item.exclude", actor=actor),
+        reason=f"example in rulebook v{version.number}", notice="This item became an example in the rulebook.",
+        details={pk: ({}, {"item": ext}) for pk, ext in examples.items()}, now=timezone.now(),
+    )  # fmt: skip
 
 
 @transaction.atomic

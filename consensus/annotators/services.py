@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, F
 from django.utils import timezone
 
 from annotation import events
 from annotation.exceptions import Conflict, NotFound, ValidationFailed
+from annotation.items import transitions
 from annotation.items.models import Item
-from annotation.labeling.models import Lease, LeaseStatus, Vote, VoteKind
+from annotation.labeling.models import Vote, VoteKind
 from annotation.projects.models import Membership, Project, Role
 from annotation.projects.services import audit_record
 from annotation.voters.models import Voter
@@ -65,7 +65,7 @@ def _redecide(
     audited: list[list[object]] = []
     for item_id in item_ids:
         before = Item.objects.select_for_update().filter(pk=item_id).values_list("state", flat=True).get()
-        Item.objects.filter(pk=item_id).update(votes_count=F("votes_count") + delta)
+        transitions.item_votes_shift(item_id=item_id, delta=delta)
         after = item_decide(project=project, item_id=item_id, reconsider=True, actor=actor, cause=cause)
         if after != before:
             changed[f"{before}→{after}"] += 1
@@ -94,19 +94,8 @@ def annotator_suspend(
     Voter.objects.filter(pk=voter.pk).update(suspended_at=now, suspended_by=actor, suspended_reason=reason)
     released = 0
     if voter.user_id is not None:
-        per_item = (
-            Lease.objects.filter(project=project, annotator_id=voter.user_id, status=LeaseStatus.ACTIVE)
-            .values("item_id").annotate(n=Count("id")).order_by("item_id")
-        )  # fmt: skip
-        revoked = []
-        for row in per_item:
-            Item.objects.filter(pk=row["item_id"]).update(leased_count=F("leased_count") - row["n"])
-            released += row["n"]
-            revoked.append(row["item_id"])
-        if revoked:
-            events.lease_revoked(project.pk, voter.user_id, revoked, "An admin paused your labeling in this project.")
-        Lease.objects.filter(project=project, annotator_id=voter.user_id, status=LeaseStatus.ACTIVE).update(
-            status=LeaseStatus.RELEASED, closed_at=now
+        released = transitions.leases_revoke(
+            project=project, annotator_id=voter.user_id, message="An admin paused your labeling in this project.", now=now
         )
     name = _name(voter)
     items, changed, audited = _redecide(project, voter, actor, f"{name} was suspended: {reason}", -1)

@@ -24,13 +24,16 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation import events
+from annotation.bulk import insert_rows
+from annotation.items import transitions
 from annotation.items.models import Item, ItemState
+from annotation.items.transitions import items_move
 from annotation.labeling.models import Vote, VoteKind
-from annotation.labeling.queue import votes_needed
+from annotation.labeling.queue import extra_votes_for_one_more, votes_needed
 from annotation.projects.models import Project
 from annotation.projects.services import audit_record
 from consensus import aggregation, policy
-from consensus.adapters import ProjectVotes, insert_rows, items_move
+from consensus.adapters import ProjectVotes
 from consensus.decisions.models import (
     Estimate,
     GroundTruth,
@@ -125,13 +128,14 @@ def item_decide(
             posterior=float(c.posterior[best]), distribution=c.distribution, agreement=agreement, votes=c.vote_ids,
             rulebook_version_id=project.current_rulebook_id, decided_at=now,
         )  # fmt: skip
-        Item.objects.filter(pk=item_id).update(state=state)
+        transitions.item_move(project=project, item_id=item_id, to=state, was=item.state)
     elif decision == policy.Decision.MORE:
-        Item.objects.filter(pk=item_id).update(extra_votes=n_label + claims - project.min_votes + 1, state=ItemState.QUEUED)
         state = ItemState.QUEUED
+        extra = extra_votes_for_one_more(votes=n_label + claims, min_votes=project.min_votes)
+        transitions.item_move(project=project, item_id=item_id, to=state, was=item.state, extra_votes=extra)
     elif decision == policy.Decision.REVIEW:
         state = ItemState.REVIEW
-        Item.objects.filter(pk=item_id).update(state=state)
+        transitions.item_move(project=project, item_id=item_id, to=state, was=item.state)
         why = policy.review_reasons(
             agreement=np.array([agreement]), tie=np.array([best == aggregation.TIE]), claims=np.array([claims]),
             unsure=np.array([unsure]), t=t,
@@ -139,9 +143,7 @@ def item_decide(
         review_cases_open(project=project, cases=[(item_id, WHY_REASON[policy.Why(why)], _detail(c))], now=now)
     elif item.state in (ItemState.COMPLETE, ItemState.REVIEW):
         state = ItemState.QUEUED
-        Item.objects.filter(pk=item_id).update(state=state)
-    if state != item.state:
-        events.item_decided(project.pk, item=item_id, state=state, was=item.state)
+        transitions.item_move(project=project, item_id=item_id, to=state, was=item.state)
     return state
 
 
@@ -158,12 +160,11 @@ def _detail(c: ItemConsensus) -> str:
 def _withdraw(project: Project, item_id: int, current: GroundTruth, *, actor: Any, why: str, now: dt.datetime) -> None:
     """Ground truth whose votes no longer count: withdrawn, and the item back to the queue."""
     GroundTruth.objects.filter(pk=current.pk).update(withdrawn_at=now, withdrawn_reason=why or "Its votes stopped counting.")
-    Item.objects.filter(pk=item_id).update(state=ItemState.QUEUED)
-    audit_record(
-        actor=actor, project=project, verb="ground_truth.withdrawn", obj=Item(pk=item_id),
-        before={"label": current.label, "posterior": current.posterior}, after={"state": ItemState.QUEUED, "reason": why},
+    transitions.item_move(
+        project=project, item_id=item_id, to=ItemState.QUEUED, was=ItemState.GROUND_TRUTH,
+        why=transitions.Why(verb="ground_truth.withdrawn", actor=actor,
+                            before={"label": current.label, "posterior": current.posterior}, after={"reason": why}),
     )  # fmt: skip
-    events.item_decided(project.pk, item=item_id, state=ItemState.QUEUED, was=ItemState.GROUND_TRUTH)
 
 
 def item_undone(*, project: Project, item_id: int, actor: Any) -> str:
@@ -200,11 +201,11 @@ def _collapse(project: Project, rows: list[tuple[int, GroundTruth, str | None, f
         GroundTruth.objects.filter(pk=current.pk).update(
             withdrawn_at=now, withdrawn_reason=f"Support collapsed: best label now {best!r} at {posterior:.2f}."
         )
-        Item.objects.filter(pk=item_id).update(state=ItemState.REVIEW)
-        audit_record(
-            actor=None, project=project, verb="ground_truth.collapsed", obj=Item(pk=item_id),
-            before={"label": current.label, "posterior": current.posterior},
-            after={"state": ItemState.REVIEW, "best": best, "posterior": round(posterior, 4)},
+        transitions.item_move(
+            project=project, item_id=item_id, to=ItemState.REVIEW, was=ItemState.GROUND_TRUTH,
+            why=transitions.Why(verb="ground_truth.collapsed", actor=None,
+                                before={"label": current.label, "posterior": current.posterior},
+                                after={"best": best, "posterior": round(posterior, 4)}),
         )  # fmt: skip
 
 
@@ -270,7 +271,7 @@ def consensus_reestimate(*, project: Project, method: str = aggregation.DEFAULT_
     states = np.array(pv.item_states, dtype=object)
     is_gold = pv.gold != aggregation.NO_GOLD
     total_votes = c.n_votes + pv.item_claims
-    needed = project.min_votes + pv.item_extra
+    needed = votes_needed(min_votes=project.min_votes, extra_votes=pv.item_extra)
     unsure = pv.item_unsure if project.review_unsure else np.zeros_like(pv.item_claims)
     tie = result.best == aggregation.TIE
     best = np.maximum(result.best, 0)
@@ -387,7 +388,7 @@ def _promote(project: Project, c: Computed, estimate: Estimate, idx: np.ndarray,
 
 
 def _ask_more(pv: ProjectVotes, idx: np.ndarray, total_votes: np.ndarray, min_votes: int) -> int:
-    extra = (total_votes[idx] - min_votes + 1).tolist()
+    extra = [extra_votes_for_one_more(votes=n, min_votes=min_votes) for n in total_votes[idx].tolist()]
     return len(items_move(item_ids=pv.item_ids[idx].tolist(), to_state=ItemState.QUEUED, from_states=OPEN_STATES, extra=extra))
 
 

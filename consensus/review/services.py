@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from annotation import events
 from annotation.exceptions import Conflict, NotFound, ValidationFailed
+from annotation.items import transitions
 from annotation.items.models import Item, ItemState
-from annotation.items.transitions import leases_revoke_items
+from annotation.labeling.queue import extra_votes_for_one_more, votes_needed
 from annotation.projects.models import Project
 from annotation.projects.services import audit_record
 from annotation.rulebook.models import ClarificationNote
@@ -199,14 +200,12 @@ def review_decide(
         distribution=c.distribution, agreement=c.share_of.get(label, 0.0), votes=c.vote_ids,
         rulebook_version=version, reviewer=reviewer, reason=reason, decided_at=now,
     )  # fmt: skip
-    Item.objects.filter(pk=item_id).update(state=ItemState.GROUND_TRUTH)
     review_case_close(case=case, resolution=ReviewResolution.LABELED, actor=reviewer, reason=reason, now=now)
-    audit_record(
-        actor=reviewer, project=project, verb="review.decided", obj=Item(pk=item_id),
-        before={"state": ItemState.REVIEW, "case_reason": case.reason},
-        after={"state": ItemState.GROUND_TRUTH, "label": label, "reason": reason},
+    transitions.item_move(
+        project=project, item_id=item_id, to=ItemState.GROUND_TRUTH, was=was,
+        why=transitions.Why(verb="review.decided", actor=reviewer, before={"case_reason": case.reason},
+                            after={"label": label, "reason": reason}),
     )  # fmt: skip
-    events.item_decided(project.pk, item=item_id, state=ItemState.GROUND_TRUTH, was=was)
     return gt
 
 
@@ -217,16 +216,14 @@ def review_send_back(*, project: Project, reviewer: AbstractBaseUser, item_id: i
     reason = _reason(reason, required=False)
     case = _held(project, reviewer, item_id, now)
     item = Item.objects.select_for_update().get(pk=item_id)
-    extra = max(item.votes_count + 1 - project.min_votes, 0)
-    Item.objects.filter(pk=item_id).update(state=ItemState.QUEUED, extra_votes=extra)
+    extra = extra_votes_for_one_more(votes=item.votes_count, min_votes=project.min_votes)
     review_case_close(case=case, resolution=ReviewResolution.SENT_BACK, actor=reviewer, reason=reason, now=now)
-    audit_record(
-        actor=reviewer, project=project, verb="review.sent_back", obj=item,
-        before={"state": ItemState.REVIEW, "votes": item.votes_count},
-        after={"state": ItemState.QUEUED, "votes_needed": project.min_votes + extra, "reason": reason},
+    transitions.item_move(
+        project=project, item_id=item_id, to=ItemState.QUEUED, was=item.state, extra_votes=extra,
+        why=transitions.Why(verb="review.sent_back", actor=reviewer, before={"votes": item.votes_count},
+                            after={"votes_needed": votes_needed(min_votes=project.min_votes, extra_votes=extra), "reason": reason}),
     )  # fmt: skip
-    events.item_decided(project.pk, item=item_id, state=ItemState.QUEUED, was=item.state)
-    item.state, item.extra_votes = ItemState.QUEUED, extra
+    item.refresh_from_db(fields=["state", "extra_votes"])
     return item
 
 
@@ -236,17 +233,11 @@ def review_exclude(*, project: Project, reviewer: AbstractBaseUser, item_id: int
     now = timezone.now()
     reason = _reason(reason, required=True)
     case = _held(project, reviewer, item_id, now)
-    was = Item.objects.select_for_update().filter(pk=item_id).values_list("state", flat=True).get()
-    released = leases_revoke_items(
-        project=project, item_ids=[item_id], message="A reviewer took this item out of labeling.", now=now
-    )
-    Item.objects.filter(pk=item_id).update(state=ItemState.EXCLUDED)
-    review_case_close(case=case, resolution=ReviewResolution.EXCLUDED, actor=reviewer, reason=reason, now=now)
-    audit_record(
-        actor=reviewer, project=project, verb="review.excluded", obj=Item(pk=item_id),
-        before={"state": ItemState.REVIEW}, after={"state": ItemState.EXCLUDED, "reason": reason, "leases_released": released},
+    transitions.items_exclude(
+        project=project, item_ids=[item_id], why=transitions.Why(verb="review.excluded", actor=reviewer), reason=reason,
+        notice="A reviewer took this item out of labeling.", now=now,
     )  # fmt: skip
-    events.item_decided(project.pk, item=item_id, state=ItemState.EXCLUDED, was=was)
+    review_case_close(case=case, resolution=ReviewResolution.EXCLUDED, actor=reviewer, reason=reason, now=now)
 
 
 @transaction.atomic

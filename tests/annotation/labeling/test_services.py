@@ -328,7 +328,7 @@ def test_rulebook_examples_leave_the_queue_when_published(ready):
     rulebook_services.rulebook_publish(actor=ready.admin, project=ready.project)
     assert Item.objects.get(pk=example.pk).state == ItemState.EXCLUDED
     event = AuditEvent.objects.get(verb="item.exclude")
-    assert event.after["why"] == "example in rulebook v2"
+    assert event.after["reason"] == "example in rulebook v2"
     assert labeling.item_lease_next(project=ready.project, annotator=ready.annotator).item_id == plain.pk
 
 
