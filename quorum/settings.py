@@ -2,7 +2,12 @@
 
 - no ``DATABASE_URL``: SQLite file ``db.sqlite3`` (WAL, IMMEDIATE transactions);
   ``DATABASE_URL=postgres://…``: PostgreSQL through psycopg 3 with Django's connection pool.
-- no ``REDIS_URL``: in-memory channel layer and the immediate task backend;
+- no ``REDIS_URL``: in-memory channel layer, and background tasks (project-wide re-estimation,
+  large imports) in the database through django-tasks-db, run by ``manage.py db_worker``, a
+  separate process that ``make run`` starts beside the server and stops with it: no request
+  waits for them. Without a worker running they wait in the table ``django_tasks_db_dbtaskresult``.
+  ``QUORUM_TASKS=immediate`` runs them inside the request that enqueues them instead (the test
+  suite does this through a fixture);
   ``REDIS_URL=redis://…``: channels-redis and RQ workers through django-tasks-rq.
 """
 
@@ -65,6 +70,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "django_tasks",
+    "django_tasks_db",  # the embedded default's task queue (its table exists with Redis too)
     "django_rq",
     "annotation",
     "consensus",
@@ -158,7 +164,20 @@ if REDIS_URL:
     RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    # Tasks wait in the database for `manage.py db_worker` (make run starts it), so a vote that
+    # asks for a re-estimation (~120 ms per 200 votes) answers without running it. The worker is
+    # its own process: the events it publishes (consensus.updated, import.progress) cross
+    # processes only through Redis, so without it open pages catch up on their next event or poll.
+    _TASK_BACKENDS = {
+        "database": "django_tasks_db.DatabaseBackend",
+        "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+    }
+    _tasks = os.environ.get("QUORUM_TASKS", "database")
+    if _tasks not in _TASK_BACKENDS:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"QUORUM_TASKS={_tasks!r}: 'database' (the default) or 'immediate'")
+    TASKS = {"default": {"BACKEND": _TASK_BACKENDS[_tasks]}}
     RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 3600}}
 
 # Re-estimate annotator reliabilities project-wide after this many new votes (and on demand).
