@@ -1,6 +1,8 @@
 """Quorum settings. Everything that differs between machines comes from the environment.
 
-- no ``DATABASE_URL``: SQLite file ``db.sqlite3`` (WAL, IMMEDIATE transactions);
+- no ``DATABASE_URL``: SQLite file ``db.sqlite3`` (WAL, IMMEDIATE transactions), with persistent
+  connections under WSGI (gunicorn) only (``QUORUM_SQLITE_CONN_MAX_AGE``, which ``quorum/wsgi.py``
+  sets to 600 s);
   ``DATABASE_URL=postgres://…``: PostgreSQL through psycopg 3 with Django's connection pool.
 - no ``REDIS_URL``: in-memory channel layer, and background tasks (project-wide re-estimation,
   large imports) in the database through django-tasks-db, run by ``manage.py db_worker``, a
@@ -132,6 +134,11 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("QUORUM_SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            # Persistent connections only where Django supports them: a WSGI worker thread serves
+            # request after request on one connection (quorum/wsgi.py asks for 600 s). Under ASGI
+            # (daphne, make run) each request has a new thread context, so a kept connection is never
+            # reused, only left open until garbage-collected; Django's docs say to disable them there.
+            "CONN_MAX_AGE": int(os.environ.get("QUORUM_SQLITE_CONN_MAX_AGE", 0)),
             "OPTIONS": {
                 # Writers take the lock up front so concurrent writers queue instead of failing
                 # with "database is locked" halfway through a transaction.

@@ -29,7 +29,7 @@ BASE_DIR = Path(__file__).resolve().parents[1]
 WORKER_TIMEOUT = 60.0  # seconds for the worker to start (Django, numpy, numba) and run the task
 
 
-def worker_env(settings) -> dict[str, str]:
+def process_env(settings) -> dict[str, str]:
     """The environment of a process that opens this test's database (and no Redis: without
     REDIS_URL the settings choose the database task backend, as ``make run`` has it)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "QUORUM_TASKS")}
@@ -85,7 +85,7 @@ def test_a_vote_leaves_reestimation_to_the_db_worker_process(team, settings, tmp
     with log.open("wb") as out:
         worker = subprocess.Popen(
             [sys.executable, "manage.py", "db_worker", "--no-reload", "--no-startup-delay", "--interval", "0.1"],
-            cwd=BASE_DIR, env=worker_env(settings), stdout=out, stderr=subprocess.STDOUT,
+            cwd=BASE_DIR, env=process_env(settings), stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
         deadline = time.monotonic() + WORKER_TIMEOUT
