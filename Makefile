@@ -22,9 +22,32 @@ migrate: $(STAMP)
 demo: migrate
 	$(PY) manage.py demo --url http://$(HOST):$(PORT)
 
-## make run: set up, migrate, load the demo project and serve at http://127.0.0.1:8000
+# The background worker `make run` starts beside the server: RQ's with REDIS_URL, else the one
+# that runs the tasks waiting in the database (none with QUORUM_TASKS=immediate).
+ifdef REDIS_URL
+WORKER ?= rqworker default --job-class django_tasks_rq.Job
+else ifeq ($(QUORUM_TASKS),immediate)
+WORKER ?=
+else
+WORKER ?= db_worker --no-reload
+endif
+
+## make run: set up, migrate, load the demo project and serve at http://127.0.0.1:8000, with the
+## background worker beside the server. Ctrl-C (or SIGTERM to make) stops both: the server at
+## once, the worker after the task it is running (Ctrl-C again: at once). The worker runs in its
+## own process group, so the terminal's Ctrl-C reaches it only through the trap, once.
 run: demo
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	@trap 'stop=1; kill -TERM $$server $$worker 2>/dev/null' INT TERM; \
+	if [ -n "$(strip $(WORKER))" ]; then \
+	  $(PY) -c 'import os, sys; os.setpgid(0, 0); os.execv(sys.argv[1], sys.argv[1:])' \
+	    $(PY) manage.py $(WORKER) & worker=$$!; \
+	fi; \
+	$(PY) manage.py runserver $(HOST):$(PORT) & server=$$!; \
+	while kill -0 $$server 2>/dev/null; do wait $$server; done; \
+	if [ -n "$$worker" ]; then \
+	  [ -n "$$stop" ] || kill -TERM $$worker 2>/dev/null; \
+	  while kill -0 $$worker 2>/dev/null; do wait $$worker; done; \
+	fi
 
 # Browser tests drive Debian's Chromium; install it if this machine lacks it (needs root).
 browser:

@@ -1,8 +1,15 @@
 """Quorum settings. Everything that differs between machines comes from the environment.
 
-- no ``DATABASE_URL``: SQLite file ``db.sqlite3`` (WAL, IMMEDIATE transactions);
+- no ``DATABASE_URL``: SQLite file ``db.sqlite3`` (WAL, IMMEDIATE transactions), with persistent
+  connections under WSGI (gunicorn) only (``QUORUM_SQLITE_CONN_MAX_AGE``, which ``quorum/wsgi.py``
+  sets to 600 s);
   ``DATABASE_URL=postgres://…``: PostgreSQL through psycopg 3 with Django's connection pool.
-- no ``REDIS_URL``: in-memory channel layer and the immediate task backend;
+- no ``REDIS_URL``: in-memory channel layer, and background tasks (project-wide re-estimation,
+  large imports) in the database through django-tasks-db, run by ``manage.py db_worker``, a
+  separate process that ``make run`` starts beside the server and stops with it: no request
+  waits for them. Without a worker running they wait in the table ``django_tasks_db_dbtaskresult``.
+  ``QUORUM_TASKS=immediate`` runs them inside the request that enqueues them instead (the test
+  suite does this through a fixture);
   ``REDIS_URL=redis://…``: channels-redis and RQ workers through django-tasks-rq.
 """
 
@@ -65,6 +72,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "django_tasks",
+    "django_tasks_db",  # the embedded default's task queue (its table exists with Redis too)
     "django_rq",
     "annotation",
     "consensus",
@@ -126,6 +134,11 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("QUORUM_SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            # Persistent connections only where Django supports them: a WSGI worker thread serves
+            # request after request on one connection (quorum/wsgi.py asks for 600 s). Under ASGI
+            # (daphne, make run) each request has a new thread context, so a kept connection is never
+            # reused, only left open until garbage-collected; Django's docs say to disable them there.
+            "CONN_MAX_AGE": int(os.environ.get("QUORUM_SQLITE_CONN_MAX_AGE", 0)),
             "OPTIONS": {
                 # Writers take the lock up front so concurrent writers queue instead of failing
                 # with "database is locked" halfway through a transaction.
@@ -158,7 +171,20 @@ if REDIS_URL:
     RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    # Tasks wait in the database for `manage.py db_worker` (make run starts it), so a vote that
+    # asks for a re-estimation (~120 ms per 200 votes) answers without running it. The worker is
+    # its own process: the events it publishes (consensus.updated, import.progress) cross
+    # processes only through Redis, so without it open pages catch up on their next event or poll.
+    _TASK_BACKENDS = {
+        "database": "django_tasks_db.DatabaseBackend",
+        "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+    }
+    _tasks = os.environ.get("QUORUM_TASKS", "database")
+    if _tasks not in _TASK_BACKENDS:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"QUORUM_TASKS={_tasks!r}: 'database' (the default) or 'immediate'")
+    TASKS = {"default": {"BACKEND": _TASK_BACKENDS[_tasks]}}
     RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 3600}}
 
 # Re-estimate annotator reliabilities project-wide after this many new votes (and on demand).

@@ -126,7 +126,7 @@ def import_start(*, job: ImportJob, background: bool | None = None) -> ImportJob
     so the caller can show its result at once; a larger one always goes to the background,
     ``background=False`` or not. The size is what will be read — a zip's uncompressed size, not
     its upload's: a zip of 1 MB can hold a gigabyte. ``background=True`` sends even a small one.
-    With the immediate backend (the embedded default) the task also runs in-process.
+    With the immediate backend (the test suite's) the task also runs in-process.
     """
     from annotation.tasks import import_run_task
 
