@@ -81,6 +81,8 @@ annotators (the cap makes their agreement look excessive) and loses music_genre.
 
 The figures on the shared sets, against majority vote and plain Dawid–Skene, are in
 docs/benchmarks.md.
+
+Why over 400 lines: The aggregation models share their E-step, smoothing and sparse answer matrix.
 """
 
 from __future__ import annotations

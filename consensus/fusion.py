@@ -40,6 +40,8 @@ What the policy needs (``consensus.policy.decide``) comes with the result:
 
 The defaults (``QUORUM`` 0.5, the match thresholds of the answer modules) are one configuration
 for every project; bench/boxes.py and bench/spans.py measure it, docs/benchmarks.md has the figures.
+
+Why over 400 lines: Box and span fusion share one match-and-keep procedure, so both live here.
 """
 
 from __future__ import annotations

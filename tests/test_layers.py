@@ -185,3 +185,11 @@ def test_pure_module_does_not_load_django(module):
     code = f"import sys, {module}; print(any(m == 'django' or m.startswith('django.') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
+
+
+def test_a_module_over_400_lines_says_why_in_its_docstring():
+    long = []
+    for module, source in project_sources().items():
+        if source.count("\n") > 400 and "Why over 400 lines" not in (ast.get_docstring(ast.parse(source)) or ""):
+            long.append(module)
+    assert long == []

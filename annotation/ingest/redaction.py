@@ -43,6 +43,8 @@ Speed: a text with no digit and no ``@`` skips every built-in detector (each of 
 the phone matcher (pure Python, the slowest part) reads only the windows around runs of seven
 digits with phone punctuation, once per region. Built-in patterns use only bounded repetition, so no text makes them
 backtrack; custom patterns run in RE2. Texts longer than ``MAX_TEXT_CHARS`` are refused.
+
+Why over 400 lines: Each PII kind's detector and checksum sit beside the one pass that applies them all.
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ Locking (PostgreSQL; SQLite serializes writers with IMMEDIATE transactions inste
 An item's ``votes_count + leased_count`` never exceeds what it still needs, and ``vote_cast``
 refuses a vote on a non-gold item that already has ``max_votes`` counting votes (or all that a
 reviewer asked for, past it), even on a lease that outlived the need.
+
+Why over 400 lines: The vote path (lease, vote, undo, feedback) is one transaction story; splitting it would scatter the locking order it documents.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ policy. ``consensus_reestimate`` re-runs the aggregator over every current vote 
 stores a new ``Estimate`` and re-decides open and promoted items. Both write ground truth with
 its provenance, and both send a promoted item whose support collapsed to review with an audit
 event; neither ever changes a vote.
+
+Why over 400 lines: Deciding one item and re-estimating a project write the same rows by the same rules, kept side by side.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ The page is server-rendered inline SVG, so the geometry (positions, sizes, colou
 out here and the template only places elements and escapes names. Votes are read once with
 ``adapters.project_votes``; the pure metrics run on its arrays; names and the latest estimate
 take a few more queries, none of them per annotator.
+
+Why over 400 lines: One page's figures: the reads and the SVG geometry each figure needs stay together.
 """
 
 from __future__ import annotations

@@ -132,13 +132,14 @@ def test_a_reviewer_cannot_bring_back_what_curation_did_not_take_out(ready):
 
 def test_suspension_revokes_leases_through_the_same_door(ready, sent, django_capture_on_commit_callbacks):
     from consensus.annotators.services import annotator_suspend
+    from tests.factories import voter_id
 
     a, b = add_items(ready.project, 2)
     (holder,) = annotators(ready, 1)
     first = labeling.item_lease_next(project=ready.project, annotator=holder)
     second = labeling.item_lease_next(project=ready.project, annotator=holder, exclude=(first.item_id,))
     with django_capture_on_commit_callbacks(execute=True):
-        result = annotator_suspend(project=ready.project, actor=ready.admin, reason="spam", user_id=holder.pk)
+        result = annotator_suspend(project=ready.project, actor=ready.admin, reason="spam", voter_id=voter_id(ready.project, holder))
     assert result.leases_released == 2
     assert list(Item.objects.filter(pk__in=[a.pk, b.pk]).values_list("leased_count", flat=True)) == [0, 0]
     assert [sorted(p["items"]) for _, p in sent if p["type"] == "lease.revoked"] == [sorted([first.item_id, second.item_id])]
